@@ -1,0 +1,1 @@
+"""Built-in connectors. Each is a plugin registered through the `partner_hub` entry points."""
