@@ -91,7 +91,9 @@ class Connector(ABC):
         return self.streams()
 
     @abstractmethod
-    def read(self, streams: Sequence[str], state: Mapping[str, dict[str, Any]]) -> Iterator[Message]:
+    def read(
+        self, streams: Sequence[str], state: Mapping[str, dict[str, Any]]
+    ) -> Iterator[Message]:
         """Yield records of ``streams`` newer than ``state``, with a checkpoint per page."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default

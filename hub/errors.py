@@ -37,7 +37,11 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        text = f"{where}: {self.location}: {self.message}" if self.location else f"{where}: {self.message}"
+        text = (
+            f"{where}: {self.location}: {self.message}"
+            if self.location
+            else f"{where}: {self.message}"
+        )
         return text if self.hint is None else f"{text}\n    Fix: {self.hint}"
 
 

@@ -56,7 +56,7 @@ class Registry:
     def connector(self, name: str) -> type[Connector]:
         """The connector class called ``name``, or an error listing the installed ones."""
         try:
-            return self.connectors[name].obj  # type: ignore[no-any-return]
+            return self.connectors[name].obj
         except KeyError:
             raise UnknownConnectorError(
                 f"no installed connector is called {name!r}",
@@ -67,7 +67,7 @@ class Registry:
 
     def destination(self, name: str) -> type[Destination]:
         try:
-            return self.destinations[name].obj  # type: ignore[no-any-return]
+            return self.destinations[name].obj
         except KeyError:
             raise UnknownConnectorError(
                 f"no installed destination is called {name!r}",
@@ -208,7 +208,9 @@ def get_registry() -> Registry:
             )
         registry.converters[name] = Registered(name, function, plugin, *origin(plugin))
 
-    _collect(manager, "hub_register_connectors", add_class(registry.connectors, Connector, "connector"))
+    _collect(
+        manager, "hub_register_connectors", add_class(registry.connectors, Connector, "connector")
+    )
     _collect(
         manager,
         "hub_register_destinations",
