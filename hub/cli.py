@@ -1,0 +1,437 @@
+"""The ``hub`` command: a thin layer over config, plugins, runner and scheduler.
+
+Errors print as one readable message (``--debug`` shows the traceback);
+secrets never reach the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub.config import HubConfig, check_config, find_config_path, load_config
+from hub.errors import ConfigError, HubError
+from hub.history import count_quarantine, list_quarantine, list_runs
+from hub.plugins import get_registry
+from hub.redaction import install_log_redaction, redact
+from hub.runner import Progress, RunResult, SyncRunner, open_connector, replay_quarantine
+from hub.state import load_state, reset_state
+from hub.store import Store
+
+app = typer.Typer(
+    help="Partner Ecosystem Hub: pull, normalize and push partner-marketing data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+state_app = typer.Typer(help="Show or reset the incremental cursors of a connection.")
+quarantine_app = typer.Typer(help="Records that failed mapping: list them, replay them.")
+app.add_typer(state_app, name="state")
+app.add_typer(quarantine_app, name="quarantine")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+log = logging.getLogger("hub.cli")
+
+
+class _Options:
+    config: str | None = None
+    debug: bool = False
+
+
+options = _Options()
+
+
+@app.callback()
+def _main(
+    config: Annotated[
+        str | None,
+        typer.Option("--config", "-c", help="Config file (default: $HUB_CONFIG, else ./hub.yaml)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
+) -> None:
+    options.config = config
+    options.debug = debug
+    _setup_logging(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
+
+
+def _setup_logging(level: int) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("hub").setLevel(level)
+    logging.getLogger("connectors").setLevel(level)
+    install_log_redaction()
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {redact(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn HubErrors (and, without --debug, any error) into one readable message."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except HubError as exc:
+        if options.debug:
+            err_console.print(redact(traceback.format_exc()))
+        _fail(str(exc))
+    except Exception as exc:
+        if options.debug:
+            err_console.print(redact(traceback.format_exc()))
+        _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+
+
+def _config() -> HubConfig:
+    return load_config(find_config_path(options.config))
+
+
+def _store(hub: HubConfig) -> Store:
+    store = Store(hub.database_url())
+    store.create_all()
+    return store
+
+
+@app.command()
+def connectors(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List installed connectors with their package, version and streams."""
+    with _errors():
+        registry = get_registry()
+        entries = [
+            {
+                "name": item.name,
+                "kind": kind,
+                "package": item.package,
+                "version": item.version,
+                "streams": [s.name for s in item.obj.streams()] if kind == "source" else [],
+                "summary": item.obj.summary,
+            }
+            for kind, items in (("source", registry.connectors), ("destination", registry.destinations))
+            for item in sorted(items.values(), key=lambda i: i.name)
+        ]
+        if as_json:
+            console.print_json(json.dumps(entries))
+        else:
+            table = Table("connector", "kind", "package", "version", "streams", "summary")
+            for entry in entries:
+                table.add_row(
+                    entry["name"], entry["kind"], entry["package"], entry["version"],
+                    ", ".join(entry["streams"]) or "-", entry["summary"],
+                )
+            console.print(table)
+        for plugin, reason in registry.failed.items():
+            err_console.print(f"[yellow]warning:[/] plugin {plugin!r} failed to load: {reason}")
+
+
+@app.command()
+def spec(connector: Annotated[str, typer.Argument(help="Connector name.")]) -> None:
+    """Print a connector's config schema (JSON Schema)."""
+    with _errors():
+        registry = get_registry()
+        model = (
+            registry.connector(connector)
+            if connector in registry.connectors or connector not in registry.destinations
+            else registry.destination(connector)
+        ).config_model
+        console.print_json(json.dumps(model.model_json_schema()))
+
+
+@app.command()
+def check(connection: Annotated[str, typer.Argument(help="Connection name from the config.")]) -> None:
+    """Check that a connection's credentials and settings work."""
+    with _errors():
+        connector = open_connector(_config(), connection)
+        try:
+            connector.check()
+        finally:
+            connector.close()
+        console.print(f"[green]ok[/]: {connection} can reach its source")
+
+
+@app.command()
+def discover(connection: Annotated[str, typer.Argument(help="Connection name.")]) -> None:
+    """List a connection's streams with primary key, cursor field and JSON schema."""
+    with _errors():
+        connector = open_connector(_config(), connection)
+        try:
+            streams = connector.discover()
+        finally:
+            connector.close()
+        console.print_json(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "primary_key": list(s.primary_key),
+                        "cursor_field": s.cursor_field,
+                        "json_schema": s.json_schema,
+                    }
+                    for s in streams
+                ]
+            )
+        )
+
+
+def _progress_display() -> tuple[Callable[[Progress], None], Callable[[], None]]:
+    """A live display on a terminal, plain log lines elsewhere."""
+    if console.is_terminal:
+        display = RichProgress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        )
+        task = display.add_task("starting", total=None)
+        display.start()
+
+        def show(p: Progress) -> None:
+            display.update(
+                task,
+                description=f"{p.connection} · {p.stream} · {p.records:,} records "
+                f"({p.rate:,.0f}/s) · {p.quarantined} quarantined",
+            )
+
+        return show, display.stop
+
+    last = [0.0]
+
+    def log_line(p: Progress) -> None:
+        if p.elapsed - last[0] >= 2.0:
+            last[0] = p.elapsed
+            print(
+                f"{p.connection}: {p.stream}: {p.records} records ({p.rate:.0f}/s), "
+                f"{p.quarantined} quarantined",
+                file=sys.stderr,
+            )
+
+    return log_line, lambda: None
+
+
+def _summary(result: RunResult) -> None:
+    colour = {"succeeded": "green", "interrupted": "yellow"}.get(result.status, "red")
+    console.print(
+        f"[bold]{result.connection}[/]: run {result.run_id} [{colour}]{result.status}[/] in "
+        f"{result.seconds:.1f}s — {result.counts.records} records read, "
+        f"{result.counts.quarantined} quarantined"
+    )
+    if result.counts.entities:
+        table = Table("entity", "rows written")
+        for entity, count in sorted(result.counts.entities.items()):
+            table.add_row(entity, str(count))
+        console.print(table)
+    if result.counts.quarantined:
+        console.print(f"  see them with: hub quarantine list {result.connection}")
+    if result.error:
+        err_console.print(f"[bold red]error:[/] {redact(result.error)}", soft_wrap=True)
+
+
+@app.command()
+def sync(
+    connections: Annotated[
+        list[str] | None, typer.Argument(help="Connections to sync (default: all enabled).")
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Ignore saved cursors and read everything.")
+    ] = False,
+    stream: Annotated[
+        list[str] | None, typer.Option("--stream", "-s", help="Only these streams.")
+    ] = None,
+) -> None:
+    """Sync connections now: read, normalize, store, checkpoint."""
+    with _errors():
+        hub = _config()
+        names = connections or [n for n, c in hub.connections.items() if c.enabled]
+        if not names:
+            _fail(f"{hub.path}: no connections to sync; add one under `connections:`")
+        store = _store(hub)
+        show, done = _progress_display()
+        stop = threading.Event()
+        runner = SyncRunner(hub, store, progress=show, stop=stop)
+        failed = False
+        try:
+            for name in names:
+                result = runner.sync(name, full_refresh=full_refresh, streams=stream or None)
+                done()
+                _summary(result)
+                failed = failed or not result.ok
+        except KeyboardInterrupt:
+            done()
+            _fail("interrupted; the last checkpoint is kept, run `hub sync` again to resume", 130)
+        finally:
+            store.dispose()
+        if failed:
+            raise typer.Exit(1)
+
+
+@app.command()
+def runs(
+    connection: Annotated[str | None, typer.Argument(help="Only this connection.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
+) -> None:
+    """Show the run history."""
+    with _errors():
+        store = _store(_config())
+        with store.transaction() as db:
+            rows = list_runs(db, name=connection, limit=limit)
+        table = Table("run", "connection", "status", "started (UTC)", "seconds", "records",
+                      "quarantined", "error")
+        for row in rows:
+            counts = row["counts"] or {}
+            streams = counts.get("streams", {})
+            seconds = (
+                f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}"
+                if row["finished_at"] else "-"
+            )
+            table.add_row(
+                str(row["id"]), row["connection"], row["status"],
+                row["started_at"].strftime("%Y-%m-%d %H:%M:%S"), seconds,
+                str(sum(s.get("records", 0) for s in streams.values())),
+                str(sum(s.get("quarantined", 0) for s in streams.values())),
+                (row["error"] or "")[:80],
+            )
+        console.print(table)
+
+
+@state_app.command("show")
+def state_show(connection: Annotated[str, typer.Argument(help="Connection name.")]) -> None:
+    """Print the saved cursor of each stream."""
+    with _errors():
+        hub = _config()
+        hub.connection(connection)
+        store = _store(hub)
+        with store.transaction() as db:
+            console.print_json(json.dumps(load_state(db, connection), default=str))
+
+
+@state_app.command("reset")
+def state_reset(
+    connection: Annotated[str, typer.Argument(help="Connection name.")],
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Forget saved cursors: the next sync reads from the start date again."""
+    with _errors():
+        hub = _config()
+        hub.connection(connection)
+        if not yes:
+            typer.confirm(f"Reset the cursors of {connection}?", abort=True)
+        store = _store(hub)
+        with store.transaction() as db:
+            removed = reset_state(db, connection, stream)
+        console.print(f"reset {removed} stream cursor(s) of {connection}")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    connection: Annotated[str | None, typer.Argument(help="Only this connection.")] = None,
+    stream: Annotated[str | None, typer.Option("--stream", "-s")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Full records as JSON.")] = False,
+) -> None:
+    """List records waiting in quarantine, with the reason."""
+    with _errors():
+        store = _store(_config())
+        with store.transaction() as db:
+            rows = list_quarantine(db, name=connection, stream=stream, limit=limit)
+            total = count_quarantine(db, connection) if connection else len(rows)
+        if as_json:
+            console.print_json(json.dumps(rows, default=str))
+            return
+        table = Table("id", "connection", "stream", "run", "reason")
+        for row in rows:
+            table.add_row(row["id"][:12], row["connection"], row["stream"], str(row["run_id"]),
+                          row["error"])
+        console.print(table)
+        console.print(f"{total} record(s) in quarantine")
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    connection: Annotated[str | None, typer.Argument(help="Only this connection.")] = None,
+    stream: Annotated[str | None, typer.Option("--stream", "-s")] = None,
+) -> None:
+    """Map quarantined records again (after fixing a mapping); store those that now pass."""
+    with _errors():
+        hub = _config()
+        if connection:
+            hub.connection(connection)
+        store = _store(hub)
+        runner = SyncRunner(hub, store)
+        result = replay_quarantine(hub, store, runner.mappings, name=connection, stream=stream)
+        console.print(
+            f"replayed: {result.resolved} stored, {result.still_failing} still failing"
+        )
+
+
+@app.command()
+def validate() -> None:
+    """Check the config file and the mappings; print every problem with its place."""
+    with _errors():
+        path = find_config_path(options.config)
+        hub = load_config(path)
+        registry = get_registry()
+        problems = list(check_config(hub, registry))
+        runner = SyncRunner(hub, Store("sqlite://"), registry=registry)
+        try:
+            for settings in hub.connections.values():
+                for stream_name, override in settings.mapping_overrides.items():
+                    runner.mappings.compile(
+                        settings.connector, stream_name, override, origin=str(hub.path)
+                    )
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        except HubError as exc:
+            _fail(str(exc))
+        if problems:
+            raise ConfigError(problems)
+        console.print(f"[green]ok[/]: {path} is valid ({len(hub.connections)} connection(s))")
+
+
+@app.command()
+def scheduler(
+    max_workers: Annotated[int, typer.Option("--workers", help="Runs at once.")] = 4,
+) -> None:
+    """Run due connections on their cron schedules until stopped (SIGINT/SIGTERM)."""
+    from hub.scheduler import Scheduler
+
+    with _errors():
+        hub = _config()
+        store = _store(hub)
+
+        def run(name: str, stop: threading.Event) -> Any:
+            result = SyncRunner(hub, store, stop=stop).sync(name)
+            log.warning("%s: run %s %s (%d records, %d quarantined)", name, result.run_id,
+                        result.status, result.counts.records, result.counts.quarantined)
+            return result
+
+        logging.getLogger("hub.scheduler").setLevel(logging.INFO)
+        runner = Scheduler(hub, run, max_workers=max_workers)
+        runner.install_signal_handlers()
+        scheduled = [n for n, c in hub.connections.items() if c.enabled and c.schedule]
+        console.print(f"scheduler started: {', '.join(scheduled) or 'nothing scheduled'}")
+        runner.run_forever()
+        store.dispose()
+
+
+def main() -> None:
+    app()

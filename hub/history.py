@@ -1,0 +1,234 @@
+"""Run history (``sync_run``) and the quarantine of records that failed mapping.
+
+Quarantine rows have a deterministic id (connection, stream and the record's
+content), so a record that fails again after a crash and re-run is stored
+once, and a replay after a mapping fix can find and resolve it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Integer, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel, Text
+
+from hub.redaction import redact, redact_value
+from hub.schema.columns import UTCDateTime
+from hub.schema.models import JSONColumn
+
+
+class RunStatus:
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync of one connection: when, how it ended, what it moved."""
+
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=Integer)
+    connection: str = Field(index=True, max_length=100)
+    tenant: str = Field(max_length=100)
+    connector: str = Field(max_length=100)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(max_length=20)
+    full_refresh: bool = False
+    counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn)
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class QuarantinedRecord(SQLModel, table=True):
+    """A source record that could not be mapped or validated, with the reason."""
+
+    __tablename__ = "quarantine"
+
+    id: str = Field(primary_key=True, max_length=64)
+    run_id: int = Field(index=True, sa_type=Integer)
+    connection: str = Field(index=True, max_length=100)
+    tenant: str = Field(max_length=100)
+    source: str = Field(max_length=100)
+    stream: str = Field(max_length=100)
+    record: dict[str, Any] = Field(sa_type=JSONColumn)
+    error: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+_runs = SyncRun.__table__  # type: ignore[attr-defined]
+_quarantine = QuarantinedRecord.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class RunCounts:
+    """What one run moved, per stream and per canonical entity."""
+
+    streams: dict[str, dict[str, int]] = field(default_factory=dict)
+    entities: dict[str, int] = field(default_factory=dict)
+
+    def stream(self, name: str) -> dict[str, int]:
+        return self.streams.setdefault(name, {"records": 0, "quarantined": 0})
+
+    @property
+    def records(self) -> int:
+        return sum(s["records"] for s in self.streams.values())
+
+    @property
+    def quarantined(self) -> int:
+        return sum(s["quarantined"] for s in self.streams.values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {"streams": self.streams, "entities": self.entities}
+
+
+def start_run(
+    connection: Connection, *, name: str, tenant: str, connector: str, full_refresh: bool
+) -> int:
+    result = connection.execute(
+        _runs.insert().values(
+            connection=name,
+            tenant=tenant,
+            connector=connector,
+            started_at=datetime.now(UTC),
+            status=RunStatus.RUNNING,
+            full_refresh=full_refresh,
+            counts={},
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def update_run(connection: Connection, run_id: int, counts: RunCounts) -> None:
+    connection.execute(_runs.update().where(_runs.c.id == run_id).values(counts=counts.as_json()))
+
+
+def finish_run(
+    connection: Connection, run_id: int, status: str, counts: RunCounts, error: str | None = None
+) -> None:
+    connection.execute(
+        _runs.update()
+        .where(_runs.c.id == run_id)
+        .values(
+            status=status,
+            finished_at=datetime.now(UTC),
+            counts=counts.as_json(),
+            error=None if error is None else redact(error),
+        )
+    )
+
+
+def list_runs(
+    connection: Connection, *, name: str | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    query = select(_runs).order_by(_runs.c.id.desc()).limit(limit)
+    if name is not None:
+        query = query.where(_runs.c.connection == name)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def quarantine_id(name: str, stream: str, record: dict[str, Any]) -> str:
+    body = orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(name.encode() + b"\x1f" + stream.encode() + b"\x1f" + body).hexdigest()
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A record waiting in quarantine, as the runner hands it over."""
+
+    stream: str
+    record: dict[str, Any]
+    error: str
+
+
+def add_to_quarantine(
+    connection: Connection,
+    items: Sequence[Quarantined],
+    *,
+    run_id: int,
+    name: str,
+    tenant: str,
+    source: str,
+) -> None:
+    """Store failed records (once per content); a repeat refreshes run and reason."""
+    if not items:
+        return
+    now = datetime.now(UTC)
+    rows = {
+        quarantine_id(name, item.stream, item.record): {
+            "id": quarantine_id(name, item.stream, item.record),
+            "run_id": run_id,
+            "connection": name,
+            "tenant": tenant,
+            "source": source,
+            "stream": item.stream,
+            "record": redact_value(item.record),
+            "error": redact(item.error),
+            "created_at": now,
+            "resolved_at": None,
+        }
+        for item in items
+    }
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(_quarantine)
+    statement = statement.on_conflict_do_update(
+        index_elements=[_quarantine.c.id],
+        set_={
+            "run_id": statement.excluded.run_id,
+            "error": statement.excluded.error,
+            "resolved_at": None,
+        },
+    )
+    connection.execute(statement, list(rows.values()))
+
+
+def list_quarantine(
+    connection: Connection,
+    *,
+    name: str | None = None,
+    stream: str | None = None,
+    include_resolved: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    query = select(_quarantine).order_by(_quarantine.c.created_at, _quarantine.c.id)
+    if name is not None:
+        query = query.where(_quarantine.c.connection == name)
+    if stream is not None:
+        query = query.where(_quarantine.c.stream == stream)
+    if not include_resolved:
+        query = query.where(_quarantine.c.resolved_at.is_(None))
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def count_quarantine(connection: Connection, name: str) -> int:
+    query = (
+        select(func.count())
+        .select_from(_quarantine)
+        .where(_quarantine.c.connection == name, _quarantine.c.resolved_at.is_(None))
+    )
+    return int(connection.execute(query).scalar_one())
+
+
+def resolve_quarantined(connection: Connection, ids: Sequence[str]) -> None:
+    if ids:
+        connection.execute(
+            update(_quarantine)
+            .where(_quarantine.c.id.in_(list(ids)))
+            .values(resolved_at=datetime.now(UTC))
+        )
+
+
+def refresh_reason(connection: Connection, quarantine_row_id: str, error: str) -> None:
+    connection.execute(
+        update(_quarantine).where(_quarantine.c.id == quarantine_row_id).values(error=redact(error))
+    )

@@ -1,0 +1,433 @@
+"""One sync run: read -> map -> validate -> upsert -> checkpoint.
+
+Records stream through in batches, so memory does not grow with the size of
+the source. Rows before a checkpoint and the checkpoint's state are committed
+in one transaction; rows may also be committed early when a batch fills up,
+which is safe because upserts are idempotent. A crash anywhere therefore
+re-reads at most what came after the last checkpoint and ends, after a re-run,
+exactly where a clean sync would.
+
+A record that cannot be mapped or validated goes to quarantine with the reason
+and the run goes on, until the connection's quarantine policy says too many did.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from hub.config import ConnectionConfig, HubConfig, QuarantinePolicy, resolve_connector_config
+from hub.connector import Checkpoint, Connector, Record, Stream
+from hub.errors import (
+    ConfigError,
+    HubError,
+    Problem,
+    QuarantineThresholdError,
+    RecordError,
+)
+from hub.history import (
+    Quarantined,
+    RunCounts,
+    RunStatus,
+    add_to_quarantine,
+    finish_run,
+    list_quarantine,
+    refresh_reason,
+    resolve_quarantined,
+    start_run,
+    update_run,
+)
+from hub.locks import connection_lock
+from hub.mapping import CompiledMapping, Mappings, load_mappings
+from hub.plugins import Registry, get_registry
+from hub.redaction import redact
+from hub.schema import ENTITIES
+from hub.state import load_state, save_state
+from hub.store import DEFAULT_BATCH_SIZE, Store
+
+log = logging.getLogger(__name__)
+
+Row = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot for progress displays."""
+
+    connection: str
+    stream: str
+    records: int
+    quarantined: int
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class RunResult:
+    """How a run ended and what it moved."""
+
+    run_id: int
+    connection: str
+    status: str
+    counts: RunCounts
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == RunStatus.SUCCEEDED
+
+
+@dataclass
+class Plan:
+    """Everything a run needs, resolved and checked before it starts."""
+
+    name: str
+    settings: ConnectionConfig
+    connector: Connector
+    streams: list[str]
+    mappings: dict[str, CompiledMapping]
+    policy: QuarantinePolicy
+
+
+def normalize(mapping: CompiledMapping, record: dict[str, Any], *, tenant: str, connection: str,
+              synced_at: datetime) -> list[Row]:
+    """Map one source record and validate every row it yields; RecordError if any fails."""
+    rows = mapping(record, tenant=tenant, connection=connection)
+    validated: list[Row] = []
+    for entity, row in rows:
+        row["synced_at"] = synced_at
+        if row.get("tenant") != tenant or row.get("connection") != connection:
+            raise RecordError(f"{entity} row was not written for tenant {tenant!r}")
+        try:
+            model = ENTITIES[entity][0].model_validate(row)
+        except ValidationError as exc:
+            raise RecordError(_describe(entity, exc)) from None
+        validated.append((entity, model.model_dump()))
+    return validated
+
+
+def _describe(entity: str, error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(p) for p in item["loc"]) or "(row)"
+        value = repr(item.get("input"))
+        value = value if len(value) <= 60 else value[:57] + "..."
+        parts.append(f"{entity}.{location}: {item['msg']} (got {value})")
+    return "; ".join(parts)
+
+
+def open_connector(
+    hub: HubConfig,
+    name: str,
+    *,
+    registry: Registry | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Connector:
+    """Build the connector of connection ``name`` from its validated config."""
+    registry = registry or get_registry()
+    settings = hub.connection(name)
+    connector_class = registry.connector(settings.connector)
+    config = resolve_connector_config(hub, name, connector_class.config_model)
+    return connector_class(config, transport=transport)
+
+
+class _Batch:
+    """Rows and quarantined records waiting for the next commit."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.quarantined: list[Quarantined] = []
+        self.size = 0
+
+    def add(self, rows: Sequence[Row]) -> None:
+        for entity, row in rows:
+            self.rows.setdefault(entity, []).append(row)
+        self.size += len(rows)
+
+    def quarantine(self, item: Quarantined) -> None:
+        self.quarantined.append(item)
+        self.size += 1
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self.quarantined.clear()
+        self.size = 0
+
+
+class SyncRunner:
+    """Runs syncs of the connections in one hub config against one store."""
+
+    def __init__(
+        self,
+        hub: HubConfig,
+        store: Store,
+        *,
+        registry: Registry | None = None,
+        mappings: Mappings | None = None,
+        transport: httpx.BaseTransport | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Callable[[Progress], None] | None = None,
+        stop: threading.Event | None = None,
+        lock_wait: float = 0.0,
+    ) -> None:
+        self.hub = hub
+        self.store = store
+        self.registry = registry or get_registry()
+        self._mappings = mappings
+        self.transport = transport
+        self.batch_size = batch_size
+        self.progress = progress
+        self.stop = stop or threading.Event()
+        self.lock_wait = lock_wait
+
+    @property
+    def mappings(self) -> Mappings:
+        if self._mappings is None:
+            self._mappings = load_mappings([self._config_relative(p) for p in self.hub.mappings])
+        return self._mappings
+
+    def _config_relative(self, path: Any) -> Any:
+        from pathlib import Path
+
+        path = Path(path)
+        return path if path.is_absolute() else Path(self.hub.path).parent / path
+
+    def plan(self, name: str, streams: Sequence[str] | None = None) -> Plan:
+        """Resolve connector, config, streams and mappings; ConfigError before anything runs."""
+        settings = self.hub.connection(name)
+        connector = open_connector(self.hub, name, registry=self.registry, transport=self.transport)
+        available: dict[str, Stream] = {s.name: s for s in connector.discover()}
+        wanted = list(streams or settings.streams or available)
+        where = f"connections.{name}.streams"
+        problems = [
+            Problem(
+                file=str(self.hub.path),
+                location=where,
+                message=f"connector {settings.connector!r} has no stream {stream!r}",
+                hint=f"use one of: {', '.join(sorted(available))}",
+            )
+            for stream in wanted
+            if stream not in available
+        ]
+        problems += [
+            Problem(
+                file=str(self.hub.path),
+                location=where,
+                message=f"no mapping normalizes stream {stream!r} of connector {settings.connector!r}",
+                hint="add the stream to a mapping file listed under `mappings:` in the config "
+                "(see docs/mapping.md), or leave the stream out",
+            )
+            for stream in wanted
+            if stream in available and not self.mappings.has(settings.connector, stream)
+        ]
+        if problems:
+            connector.close()
+            raise ConfigError(problems)
+        compiled = {
+            stream: self.mappings.compile(
+                settings.connector,
+                stream,
+                settings.mapping_overrides.get(stream),
+                origin=str(self.hub.path),
+            )
+            for stream in wanted
+        }
+        return Plan(name, settings, connector, wanted, compiled, self.hub.quarantine_policy(name))
+
+    def sync(
+        self, name: str, *, full_refresh: bool = False, streams: Sequence[str] | None = None
+    ) -> RunResult:
+        """Run one sync of connection ``name``; a HubError ends it as a failed run."""
+        plan = self.plan(name, streams)
+        started = time.monotonic()
+        try:
+            with connection_lock(self.store, name, wait=self.lock_wait):
+                with self.store.transaction() as db:
+                    run_id = start_run(
+                        db,
+                        name=name,
+                        tenant=plan.settings.tenant,
+                        connector=plan.settings.connector,
+                        full_refresh=full_refresh,
+                    )
+                counts = RunCounts()
+                for stream in plan.streams:
+                    counts.stream(stream)
+                log.info("run %s of %s started: streams %s", run_id, name, ", ".join(plan.streams))
+                try:
+                    status = self._run(plan, run_id, counts, full_refresh, started)
+                except HubError as exc:
+                    message = redact(str(exc))
+                    log.error("run %s of %s failed: %s", run_id, name, message)
+                    with self.store.transaction() as db:
+                        finish_run(db, run_id, RunStatus.FAILED, counts, message)
+                    return RunResult(
+                        run_id, name, RunStatus.FAILED, counts, time.monotonic() - started, message
+                    )
+                except BaseException as exc:
+                    message = redact(f"internal error: {type(exc).__name__}: {exc}")
+                    with self.store.transaction() as db:
+                        finish_run(db, run_id, RunStatus.FAILED, counts, message)
+                    raise
+                with self.store.transaction() as db:
+                    finish_run(db, run_id, status, counts)
+                log.info(
+                    "run %s of %s %s: %d records, %d quarantined",
+                    run_id, name, status, counts.records, counts.quarantined,
+                )
+                return RunResult(run_id, name, status, counts, time.monotonic() - started)
+        finally:
+            plan.connector.close()
+
+    def _run(
+        self, plan: Plan, run_id: int, counts: RunCounts, full_refresh: bool, started: float
+    ) -> str:
+        tenant, source = plan.settings.tenant, plan.settings.connector
+        with self.store.transaction() as db:
+            state = {} if full_refresh else load_state(db, plan.name)
+        batch = _Batch()
+        synced_at = datetime.now(UTC)
+        messages = plan.connector.read(plan.streams, {s: state[s] for s in plan.streams if s in state})
+        try:
+            for message in messages:
+                if isinstance(message, Record):
+                    mapping = plan.mappings.get(message.stream)
+                    if mapping is None:
+                        raise HubError(
+                            f"connector {source!r} yielded a record of stream "
+                            f"{message.stream!r}, which was not requested",
+                            hint="this is a bug in the connector; report it to its authors",
+                        )
+                    stream_counts = counts.stream(message.stream)
+                    stream_counts["records"] += 1
+                    try:
+                        rows = normalize(
+                            mapping, message.data, tenant=tenant, connection=plan.name,
+                            synced_at=synced_at,
+                        )
+                    except RecordError as exc:
+                        stream_counts["quarantined"] += 1
+                        batch.quarantine(Quarantined(message.stream, message.data, exc.message))
+                    else:
+                        batch.add(rows)
+                    if batch.size >= self.batch_size:
+                        self._flush(plan, run_id, batch, counts, None)
+                        self._report(plan.name, message.stream, counts, started)
+                elif isinstance(message, Checkpoint):
+                    self._flush(plan, run_id, batch, counts, message)
+                    self._report(plan.name, message.stream, counts, started)
+                    if self.stop.is_set():
+                        log.warning("run %s of %s stopped at a checkpoint on request", run_id, plan.name)
+                        return RunStatus.INTERRUPTED
+            self._flush(plan, run_id, batch, counts, None)
+        finally:
+            _close(messages)
+        return RunStatus.SUCCEEDED
+
+    def _flush(
+        self, plan: Plan, run_id: int, batch: _Batch, counts: RunCounts,
+        checkpoint: Checkpoint | None,
+    ) -> None:
+        with self.store.transaction() as db:
+            for entity, rows in batch.rows.items():
+                written = self.store.upsert(db, entity, rows)
+                counts.entities[entity] = counts.entities.get(entity, 0) + written
+            add_to_quarantine(
+                db, batch.quarantined, run_id=run_id, name=plan.name,
+                tenant=plan.settings.tenant, source=plan.settings.connector,
+            )
+            if checkpoint is not None:
+                save_state(db, plan.name, checkpoint.stream, checkpoint.state)
+            update_run(db, run_id, counts)
+        batch.clear()
+        if plan.policy.exceeded(counts.quarantined, counts.records):
+            raise QuarantineThresholdError(
+                f"{counts.quarantined} of {counts.records} records were quarantined, more than "
+                f"the allowed share of {plan.policy.max_ratio:.0%}",
+                hint=f"see `hub quarantine list {plan.name}`, fix the mapping or the source, then "
+                "`hub quarantine replay`; or raise `quarantine.max_ratio` in the config",
+            )
+
+    def _report(self, name: str, stream: str, counts: RunCounts, started: float) -> None:
+        if self.progress is not None:
+            self.progress(
+                Progress(
+                    name, stream, counts.records, counts.quarantined, time.monotonic() - started
+                )
+            )
+
+
+def _close(messages: Iterator[Any]) -> None:
+    close = getattr(messages, "close", None)
+    if close is not None:
+        close()
+
+
+@dataclass
+class ReplayResult:
+    """What a quarantine replay did."""
+
+    resolved: int = 0
+    still_failing: int = 0
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def replay_quarantine(
+    hub: HubConfig,
+    store: Store,
+    mappings: Mappings,
+    *,
+    name: str | None = None,
+    stream: str | None = None,
+) -> ReplayResult:
+    """Map quarantined records again (after a mapping fix); store and resolve those that pass."""
+    result = ReplayResult()
+    compiled: dict[tuple[str, str], CompiledMapping] = {}
+    synced_at = datetime.now(UTC)
+    with store.transaction() as db:
+        waiting = list_quarantine(db, name=name, stream=stream)
+    for item in waiting:
+        connection = item["connection"]
+        settings: Mapping[str, Any] | None = hub.connections.get(connection)
+        if settings is None:
+            result.still_failing += 1
+            result.reasons[item["id"]] = f"connection {connection!r} is no longer in the config"
+            continue
+        key = (item["source"], item["stream"])
+        if key not in compiled:
+            compiled[key] = mappings.compile(
+                item["source"], item["stream"],
+                hub.connections[connection].mapping_overrides.get(item["stream"]),
+                origin=str(hub.path),
+            )
+        with store.transaction() as db:
+            try:
+                rows = normalize(
+                    compiled[key], item["record"], tenant=item["tenant"], connection=connection,
+                    synced_at=synced_at,
+                )
+            except RecordError as exc:
+                refresh_reason(db, item["id"], exc.message)
+                result.still_failing += 1
+                result.reasons[item["id"]] = exc.message
+                continue
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for entity, row in rows:
+                grouped.setdefault(entity, []).append(row)
+            for entity, entity_rows in grouped.items():
+                store.upsert(db, entity, entity_rows)
+            resolve_quarantined(db, [item["id"]])
+            result.resolved += 1
+    return result

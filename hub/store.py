@@ -1,0 +1,141 @@
+"""The SQL store: one engine, the canonical tables, batched idempotent upserts.
+
+SQLite (a file path from the config) is the default; any SQLAlchemy URL works,
+PostgreSQL at scale. Upserts use the database's native ``ON CONFLICT`` and
+keep, per deterministic id, the version with the latest ``source_updated_at``,
+so replaying a page after a crash changes nothing and an older copy of a
+record never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+import hub.history  # noqa: F401 - registers the run-history tables
+import hub.state  # noqa: F401 - registers the state table
+from hub.errors import ConfigError, Problem
+from hub.schema import ENTITIES
+
+# SQLite allows 32766 bound parameters per statement; executemany binds per row.
+DEFAULT_BATCH_SIZE = 500
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer; NORMAL sync is durable against a
+    # process crash (SIGKILL), which is what a sync must survive.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Store:
+    """Owns the engine and writes canonical rows."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:
+            raise ConfigError(
+                [
+                    Problem(
+                        file="hub.yaml",
+                        location="database",
+                        message=f"not a database URL ({exc})",
+                        hint="use sqlite:///hub.db or postgresql+psycopg://user@host/db",
+                    )
+                ]
+            ) from None
+        self.url = parsed
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(parsed, echo=echo, future=True)
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._tables: dict[str, Table] = {
+            name: table.__table__  # type: ignore[attr-defined]
+            for name, (_, table) in ENTITIES.items()
+        }
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file, for a file-backed SQLite store."""
+        if self.dialect != "sqlite" or self.url.database in (None, "", ":memory:"):
+            return None
+        return Path(str(self.url.database)).resolve()
+
+    def create_all(self) -> None:
+        """Create every missing table (canonical and operational); existing ones are kept."""
+        SQLModel.metadata.create_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: committed on success, rolled back on any error."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    def table(self, entity: str) -> Table:
+        return self._tables[entity]
+
+    def upsert(self, connection: Connection, entity: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert or update ``rows`` of ``entity``; an older version never wins. Returns rows sent."""
+        if not rows:
+            return 0
+        unique = latest_per_id(rows)
+        table = self._tables[entity]
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        if self.dialect not in ("postgresql", "sqlite"):
+            raise ConfigError(
+                [
+                    Problem(
+                        file="hub.yaml",
+                        location="database",
+                        message=f"the {self.dialect!r} database is not supported",
+                        hint="use SQLite or PostgreSQL",
+                    )
+                ]
+            )
+        statement = insert(table)
+        excluded = statement.excluded
+        updated = {column.name: excluded[column.name] for column in table.columns if column.name != "id"}
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_=updated,
+            where=or_(
+                excluded.source_updated_at.is_(None),
+                table.c.source_updated_at.is_(None),
+                excluded.source_updated_at >= table.c.source_updated_at,
+            ),
+        )
+        connection.execute(statement, unique)
+        return len(unique)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def latest_per_id(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One row per id: the one with the latest ``source_updated_at`` (later wins ties)."""
+    chosen: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        current = chosen.get(row["id"])
+        if current is None or _not_older(row.get("source_updated_at"), current.get("source_updated_at")):
+            chosen[row["id"]] = row
+    return list(chosen.values())
+
+
+def _not_older(candidate: datetime | None, current: datetime | None) -> bool:
+    if candidate is None or current is None:
+        return True
+    return candidate >= current

@@ -1,0 +1,115 @@
+"""The store: exact money, UTC time, idempotent upserts where the latest version wins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from hub.errors import ConfigError
+from hub.schema import ConversionRow, make_id
+from hub.store import Store, latest_per_id
+
+T0 = datetime(2025, 3, 14, 15, 20, 5, tzinfo=UTC)
+
+
+def conversion(external_id: str, updated: datetime | None, amount: str, **extra: Any) -> dict[str, Any]:
+    row = ConversionRow(
+        id=make_id("t", "shop", "conversion", external_id),
+        tenant="t",
+        source="shop",
+        connection="c",
+        external_id=external_id,
+        source_updated_at=updated,
+        synced_at=T0,
+        amount=Decimal(amount),
+        currency="EUR",
+        **extra,
+    )
+    return row.model_dump()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = Store(database_url)
+    store.create_all()
+    yield store
+    store.dispose()
+
+
+def fetch(store: Store, table: str = "conversion") -> list[dict[str, Any]]:
+    with store.transaction() as db:
+        rows = db.execute(select(store.table(table)).order_by(store.table(table).c.external_id))
+        return [dict(r._mapping) for r in rows]
+
+
+def test_money_round_trips_exactly_and_time_comes_back_as_utc(store: Store) -> None:
+    cet = timezone(timedelta(hours=1))
+    row = conversion("1", datetime(2025, 3, 14, 16, 20, 5, tzinfo=cet), "0.10")
+    row["presentment_amount"], row["presentment_currency"] = Decimal("313.70"), "CHF"
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [row])
+    (stored,) = fetch(store)
+    assert stored["amount"] == Decimal("0.10")
+    assert stored["presentment_amount"] == Decimal("313.70")
+    assert stored["source_updated_at"] == T0
+    assert stored["source_updated_at"].tzinfo is not None
+
+
+def test_a_replayed_batch_changes_nothing(store: Store) -> None:
+    rows = [conversion(str(i), T0, f"{i}.99") for i in range(5)]
+    for _ in range(3):
+        with store.transaction() as db:
+            store.upsert(db, "conversion", rows)
+    assert [r["amount"] for r in fetch(store)] == [Decimal(f"{i}.99") for i in range(5)]
+
+
+def test_the_latest_source_version_wins_whatever_the_order(store: Store) -> None:
+    newer = conversion("1", T0 + timedelta(hours=1), "20.00")
+    older = conversion("1", T0, "10.00")
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [newer])
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [older])
+    assert fetch(store)[0]["amount"] == Decimal("20.00")
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [conversion("1", T0 + timedelta(hours=2), "30.00")])
+    assert fetch(store)[0]["amount"] == Decimal("30.00")
+
+
+def test_duplicates_inside_one_batch_keep_the_latest() -> None:
+    rows = [conversion("1", T0, "1.00"), conversion("1", T0 + timedelta(1), "2.00"),
+            conversion("1", T0, "3.00")]
+    (kept,) = latest_per_id(rows)
+    assert kept["amount"] == Decimal("2.00")
+
+
+def test_a_row_without_source_time_always_replaces(store: Store) -> None:
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [conversion("1", T0, "1.00")])
+        store.upsert(db, "conversion", [conversion("1", None, "2.00")])
+    assert fetch(store)[0]["amount"] == Decimal("2.00")
+
+
+def test_failed_transaction_writes_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as db:
+        store.upsert(db, "conversion", [conversion("1", T0, "1.00")])
+        raise RuntimeError("crash between upsert and commit")
+    assert fetch(store) == []
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    with store.engine.connect() as db:
+        assert db.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_a_bad_database_url_names_the_field() -> None:
+    with pytest.raises(ConfigError) as info:
+        Store("not a url")
+    assert "database" in str(info.value)
