@@ -18,8 +18,8 @@ import difflib
 import os
 import re
 import types
-from dataclasses import dataclass, field
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
@@ -88,9 +88,8 @@ def _check_slug(value: str) -> str:
     if not _SLUG.fullmatch(value):
         raise PydanticCustomError(
             "slug",
-            "{value!r} is not a valid name: use only letters, digits, '-' and '_', "
+            f"{value!r} is not a valid name: use only letters, digits, '-' and '_', "
             "start with a letter or digit, at most 64 characters",
-            {"value": value},
         )
     return value
 
@@ -163,7 +162,7 @@ class ConnectionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connector: str = Field(
-        min_length=1, description="Installed connector name (`hub connectors` lists them)."
+        min_length=1, description="The installed connector to use; `hub connectors` lists them."
     )
     tenant: Slug = Field(description="A tenant declared under `tenants:`.")
     schedule: str | None = Field(
@@ -300,7 +299,7 @@ class HubConfig(BaseModel):
 
 
 def find_config_path(explicit: str | Path | None = None) -> Path:
-    """The config file to use: ``explicit`` (``--config``), else ``$HUB_CONFIG``, else ./hub.yaml."""
+    """The config file to use: ``explicit`` (--config), else ``$HUB_CONFIG``, else ./hub.yaml."""
     if explicit is not None and str(explicit) != "":
         candidate, origin = Path(explicit), "given with --config"
     elif os.environ.get(ENV_VAR):
@@ -339,14 +338,20 @@ def _compose(text: str, file: str) -> tuple[yaml.Node | None, Any, list[Problem]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
-        where = "" if mark is None else f" (line {mark.line + 1}, column {mark.column + 1})"
+        where = "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}"
+        if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+            where += f"; {exc.context} that starts at line {exc.context_mark.line + 1}"
+        where = f" ({where.lstrip('; ')})" if where else ""
         detail = exc.problem or exc.context or "cannot be parsed"
-        hint = (
-            "indent with spaces; YAML does not allow tabs"
-            if "\\t" in detail or "\t" in detail
-            else "check the indentation, the colons after keys and that brackets and "
-            "quotes are closed around the line shown"
-        )
+        if "\\t" in detail or "\t" in detail:
+            hint = "indent with spaces; YAML does not allow tabs"
+        elif "alias" in f"{exc.context} {detail}":
+            hint = 'a value starting with * must be quoted, e.g. schedule: "*/15 * * * *"'
+        else:
+            hint = (
+                "check the indentation, the colons after keys and that brackets and "
+                "quotes are closed around the line shown"
+            )
         problem = Problem(file, "", f"invalid YAML: {detail}{where}", line, hint)
         return None, None, [problem]
     except yaml.YAMLError as exc:  # reader errors: bad characters in the file
@@ -355,12 +360,10 @@ def _compose(text: str, file: str) -> tuple[yaml.Node | None, Any, list[Problem]
         loader.dispose()
 
 
-_key_constructor = yaml.constructor.SafeConstructor()
-
-
 def _key_of(node: yaml.Node) -> Any:
-    try:
-        key = _key_constructor.construct_object(node, deep=True)
+    """The Python value of a mapping key node, as safe_load would build it."""
+    try:  # a fresh constructor each time: constructors keep state and are not thread-safe
+        key = yaml.constructor.SafeConstructor().construct_object(node, deep=True)
         hash(key)
     except (yaml.YAMLError, TypeError):
         return None
@@ -500,9 +503,9 @@ def _clean_loc(loc: Sequence[str | int], data: Any) -> tuple[Loc, bool]:
         if part == "[key]":
             is_key = True
             continue
-        if isinstance(current, Mapping) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        in_mapping = isinstance(current, Mapping) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_mapping or in_list:
             current = current[part]
         elif last and isinstance(part, str):
             current = None  # a missing key
@@ -586,7 +589,6 @@ def _problems_from_validation(
             continue
         location = (*prefix, *path)
         kind = error["type"]
-        description = None
         if kind == "extra_forbidden" and path:
             key = str(path[-1])
             parent = _model_at(model, path[:-1])
@@ -608,18 +610,18 @@ def _problems_from_validation(
             parent = _model_at(model, path[:-1])
             found = _field_named(parent, key) if parent is not None else None
             description = found[1].description if found is not None else None
-            hint = f"add `{key}:` under {parent_text}" + (
-                f" ({description})" if description else ""
-            )
+            hint = f"add `{key}:` under {parent_text}"
+            if description:
+                hint += f" ({description[:1].lower()}{description[1:].rstrip('.')})"
         else:
             message = error["msg"]
-            secret = _is_secret_path(model, path) or any(
-                path[: len(hidden)] == hidden for hidden in hide_inputs
-            )
+            secret = _is_secret_path(model, path)
+            from_env = any(path[: len(hidden)] == hidden for hidden in hide_inputs)
             value = error.get("input")
-            if secret and kind in ("value_error", "assertion_error") or secret and is_key:
+            if secret and (is_key or kind in ("value_error", "assertion_error")):
+                # A validator's own message may quote the secret in any form: drop it.
                 message = "is not valid (the value is a secret and is not shown)"
-            elif secret and isinstance(value, str) and value:
+            elif (secret or from_env) and isinstance(value, str) and value:
                 message = message.replace(value, MASK)
             if is_key:
                 message = f"key: {message}"
@@ -696,6 +698,8 @@ def load_config(path: Path) -> HubConfig:
     if node is None:
         raise ConfigError(problems)
     lines = _line_map(node)
+    if data is None:  # a bare `---` or `~`
+        raise ConfigError([Problem(file, "", "the config file is empty", 1, _MINIMAL_EXAMPLE)])
     if not isinstance(data, dict):
         found = _YAML_KIND.get(type(data).__name__, type(data).__name__)
         problems.append(
@@ -778,7 +782,7 @@ def _substitute_text(text: str) -> tuple[str, list[str], list[str], list[str]]:
 
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
-        if token == "$$":
+        if token == "$$":  # noqa: S105 - an escape, not a password
             return "$"
         body = match.group(1)
         variable = None if body is None else _VARIABLE.fullmatch(body)
