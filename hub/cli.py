@@ -28,7 +28,7 @@ from hub.plugins import get_registry
 from hub.redaction import install_log_redaction, redact
 from hub.runner import Progress, RunResult, SyncRunner, open_connector, replay_quarantine
 from hub.state import load_state, reset_state
-from hub.store import Store
+from hub.store import DEFAULT_BATCH_SIZE, Store
 
 app = typer.Typer(
     help="Partner Ecosystem Hub: pull, normalize and push partner-marketing data.",
@@ -129,7 +129,10 @@ def connectors(
                 "streams": [s.name for s in item.obj.streams()] if kind == "source" else [],
                 "summary": item.obj.summary,
             }
-            for kind, items in (("source", registry.connectors), ("destination", registry.destinations))
+            for kind, items in (
+                ("source", registry.connectors),
+                ("destination", registry.destinations),
+            )
             for item in sorted(items.values(), key=lambda i: i.name)
         ]
         if as_json:
@@ -138,8 +141,12 @@ def connectors(
             table = Table("connector", "kind", "package", "version", "streams", "summary")
             for entry in entries:
                 table.add_row(
-                    entry["name"], entry["kind"], entry["package"], entry["version"],
-                    ", ".join(entry["streams"]) or "-", entry["summary"],
+                    entry["name"],
+                    entry["kind"],
+                    entry["package"],
+                    entry["version"],
+                    ", ".join(entry["streams"]) or "-",
+                    entry["summary"],
                 )
             console.print(table)
         for plugin, reason in registry.failed.items():
@@ -160,7 +167,9 @@ def spec(connector: Annotated[str, typer.Argument(help="Connector name.")]) -> N
 
 
 @app.command()
-def check(connection: Annotated[str, typer.Argument(help="Connection name from the config.")]) -> None:
+def check(
+    connection: Annotated[str, typer.Argument(help="Connection name from the config.")],
+) -> None:
     """Check that a connection's credentials and settings work."""
     with _errors():
         connector = open_connector(_config(), connection)
@@ -256,6 +265,9 @@ def sync(
     stream: Annotated[
         list[str] | None, typer.Option("--stream", "-s", help="Only these streams.")
     ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Rows per database transaction at most.")
+    ] = DEFAULT_BATCH_SIZE,
 ) -> None:
     """Sync connections now: read, normalize, store, checkpoint."""
     with _errors():
@@ -266,7 +278,7 @@ def sync(
         store = _store(hub)
         show, done = _progress_display()
         stop = threading.Event()
-        runner = SyncRunner(hub, store, progress=show, stop=stop)
+        runner = SyncRunner(hub, store, progress=show, stop=stop, batch_size=batch_size)
         failed = False
         try:
             for name in names:
@@ -287,24 +299,40 @@ def sync(
 def runs(
     connection: Annotated[str | None, typer.Argument(help="Only this connection.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show the run history."""
     with _errors():
         store = _store(_config())
         with store.transaction() as db:
             rows = list_runs(db, name=connection, limit=limit)
-        table = Table("run", "connection", "status", "started (UTC)", "seconds", "records",
-                      "quarantined", "error")
+        if as_json:
+            console.print_json(json.dumps(rows, default=str))
+            return
+        table = Table(
+            "run",
+            "connection",
+            "status",
+            "started (UTC)",
+            "seconds",
+            "records",
+            "quarantined",
+            "error",
+        )
         for row in rows:
             counts = row["counts"] or {}
             streams = counts.get("streams", {})
             seconds = (
                 f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}"
-                if row["finished_at"] else "-"
+                if row["finished_at"]
+                else "-"
             )
             table.add_row(
-                str(row["id"]), row["connection"], row["status"],
-                row["started_at"].strftime("%Y-%m-%d %H:%M:%S"), seconds,
+                str(row["id"]),
+                row["connection"],
+                row["status"],
+                row["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                seconds,
                 str(sum(s.get("records", 0) for s in streams.values())),
                 str(sum(s.get("quarantined", 0) for s in streams.values())),
                 (row["error"] or "")[:80],
@@ -359,8 +387,9 @@ def quarantine_list(
             return
         table = Table("id", "connection", "stream", "run", "reason")
         for row in rows:
-            table.add_row(row["id"][:12], row["connection"], row["stream"], str(row["run_id"]),
-                          row["error"])
+            table.add_row(
+                row["id"][:12], row["connection"], row["stream"], str(row["run_id"]), row["error"]
+            )
         console.print(table)
         console.print(f"{total} record(s) in quarantine")
 
@@ -378,9 +407,7 @@ def quarantine_replay(
         store = _store(hub)
         runner = SyncRunner(hub, store)
         result = replay_quarantine(hub, store, runner.mappings, name=connection, stream=stream)
-        console.print(
-            f"replayed: {result.resolved} stored, {result.still_failing} still failing"
-        )
+        console.print(f"replayed: {result.resolved} stored, {result.still_failing} still failing")
 
 
 @app.command()
@@ -420,8 +447,14 @@ def scheduler(
 
         def run(name: str, stop: threading.Event) -> Any:
             result = SyncRunner(hub, store, stop=stop).sync(name)
-            log.warning("%s: run %s %s (%d records, %d quarantined)", name, result.run_id,
-                        result.status, result.counts.records, result.counts.quarantined)
+            log.warning(
+                "%s: run %s %s (%d records, %d quarantined)",
+                name,
+                result.run_id,
+                result.status,
+                result.counts.records,
+                result.counts.quarantined,
+            )
             return result
 
         logging.getLogger("hub.scheduler").setLevel(logging.INFO)

@@ -104,7 +104,24 @@ def start_run(
             counts={},
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def close_abandoned_runs(connection: Connection, name: str) -> int:
+    """Mark runs of ``name`` still 'running' as failed; call only while holding its run lock."""
+    result = connection.execute(
+        _runs.update()
+        .where(_runs.c.connection == name, _runs.c.status == RunStatus.RUNNING)
+        .values(
+            status=RunStatus.FAILED,
+            finished_at=datetime.now(UTC),
+            error="the process running this sync stopped without finishing (killed or crashed); "
+            "its last checkpoint was kept and the next run resumed from it",
+        )
+    )
+    return result.rowcount
 
 
 def update_run(connection: Connection, run_id: int, counts: RunCounts) -> None:

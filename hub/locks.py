@@ -41,7 +41,7 @@ def _advisory_key(connection: str) -> int:
 
 @contextmanager
 def connection_lock(store: Store, connection: str, *, wait: float = 0.0) -> Iterator[None]:
-    """Hold the run lock of ``connection``; wait up to ``wait`` seconds, then raise RunLockedError."""
+    """Hold the run lock of ``connection``; wait up to ``wait`` seconds, else RunLockedError."""
     deadline = time.monotonic() + wait
     if store.dialect == "postgresql":
         with store.engine.connect() as db:
@@ -96,4 +96,3 @@ def _process_lock(connection: str, deadline: float) -> Iterator[None]:
         yield
     finally:
         lock.release()
-

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,7 @@ from hub.history import (
     RunCounts,
     RunStatus,
     add_to_quarantine,
+    close_abandoned_runs,
     finish_run,
     list_quarantine,
     refresh_reason,
@@ -101,8 +102,14 @@ class Plan:
     policy: QuarantinePolicy
 
 
-def normalize(mapping: CompiledMapping, record: dict[str, Any], *, tenant: str, connection: str,
-              synced_at: datetime) -> list[Row]:
+def normalize(
+    mapping: CompiledMapping,
+    record: dict[str, Any],
+    *,
+    tenant: str,
+    connection: str,
+    synced_at: datetime,
+) -> list[Row]:
     """Map one source record and validate every row it yields; RecordError if any fails."""
     rows = mapping(record, tenant=tenant, connection=connection)
     validated: list[Row] = []
@@ -225,7 +232,8 @@ class SyncRunner:
             Problem(
                 file=str(self.hub.path),
                 location=where,
-                message=f"no mapping normalizes stream {stream!r} of connector {settings.connector!r}",
+                message=f"no mapping normalizes stream {stream!r} "
+                f"of connector {settings.connector!r}",
                 hint="add the stream to a mapping file listed under `mappings:` in the config "
                 "(see docs/mapping.md), or leave the stream out",
             )
@@ -255,6 +263,7 @@ class SyncRunner:
         try:
             with connection_lock(self.store, name, wait=self.lock_wait):
                 with self.store.transaction() as db:
+                    close_abandoned_runs(db, name)
                     run_id = start_run(
                         db,
                         name=name,
@@ -285,7 +294,11 @@ class SyncRunner:
                     finish_run(db, run_id, status, counts)
                 log.info(
                     "run %s of %s %s: %d records, %d quarantined",
-                    run_id, name, status, counts.records, counts.quarantined,
+                    run_id,
+                    name,
+                    status,
+                    counts.records,
+                    counts.quarantined,
                 )
                 return RunResult(run_id, name, status, counts, time.monotonic() - started)
         finally:
@@ -299,7 +312,9 @@ class SyncRunner:
             state = {} if full_refresh else load_state(db, plan.name)
         batch = _Batch()
         synced_at = datetime.now(UTC)
-        messages = plan.connector.read(plan.streams, {s: state[s] for s in plan.streams if s in state})
+        messages = plan.connector.read(
+            plan.streams, {s: state[s] for s in plan.streams if s in state}
+        )
         try:
             for message in messages:
                 if isinstance(message, Record):
@@ -314,7 +329,10 @@ class SyncRunner:
                     stream_counts["records"] += 1
                     try:
                         rows = normalize(
-                            mapping, message.data, tenant=tenant, connection=plan.name,
+                            mapping,
+                            message.data,
+                            tenant=tenant,
+                            connection=plan.name,
                             synced_at=synced_at,
                         )
                     except RecordError as exc:
@@ -329,7 +347,9 @@ class SyncRunner:
                     self._flush(plan, run_id, batch, counts, message)
                     self._report(plan.name, message.stream, counts, started)
                     if self.stop.is_set():
-                        log.warning("run %s of %s stopped at a checkpoint on request", run_id, plan.name)
+                        log.warning(
+                            "run %s of %s stopped at a checkpoint on request", run_id, plan.name
+                        )
                         return RunStatus.INTERRUPTED
             self._flush(plan, run_id, batch, counts, None)
         finally:
@@ -337,7 +357,11 @@ class SyncRunner:
         return RunStatus.SUCCEEDED
 
     def _flush(
-        self, plan: Plan, run_id: int, batch: _Batch, counts: RunCounts,
+        self,
+        plan: Plan,
+        run_id: int,
+        batch: _Batch,
+        counts: RunCounts,
         checkpoint: Checkpoint | None,
     ) -> None:
         with self.store.transaction() as db:
@@ -345,8 +369,12 @@ class SyncRunner:
                 written = self.store.upsert(db, entity, rows)
                 counts.entities[entity] = counts.entities.get(entity, 0) + written
             add_to_quarantine(
-                db, batch.quarantined, run_id=run_id, name=plan.name,
-                tenant=plan.settings.tenant, source=plan.settings.connector,
+                db,
+                batch.quarantined,
+                run_id=run_id,
+                name=plan.name,
+                tenant=plan.settings.tenant,
+                source=plan.settings.connector,
             )
             if checkpoint is not None:
                 save_state(db, plan.name, checkpoint.stream, checkpoint.state)
@@ -400,7 +428,7 @@ def replay_quarantine(
         waiting = list_quarantine(db, name=name, stream=stream)
     for item in waiting:
         connection = item["connection"]
-        settings: Mapping[str, Any] | None = hub.connections.get(connection)
+        settings = hub.connections.get(connection)
         if settings is None:
             result.still_failing += 1
             result.reasons[item["id"]] = f"connection {connection!r} is no longer in the config"
@@ -408,14 +436,18 @@ def replay_quarantine(
         key = (item["source"], item["stream"])
         if key not in compiled:
             compiled[key] = mappings.compile(
-                item["source"], item["stream"],
-                hub.connections[connection].mapping_overrides.get(item["stream"]),
+                item["source"],
+                item["stream"],
+                settings.mapping_overrides.get(item["stream"]),
                 origin=str(hub.path),
             )
         with store.transaction() as db:
             try:
                 rows = normalize(
-                    compiled[key], item["record"], tenant=item["tenant"], connection=connection,
+                    compiled[key],
+                    item["record"],
+                    tenant=item["tenant"],
+                    connection=connection,
                     synced_at=synced_at,
                 )
             except RecordError as exc:

@@ -30,7 +30,9 @@ _table = SyncState.__table__  # type: ignore[attr-defined]
 
 def load_state(connection: Connection, name: str) -> dict[str, dict[str, Any]]:
     """Every stream's state of connection ``name`` (empty for a first sync)."""
-    rows = connection.execute(select(_table.c.stream, _table.c.state).where(_table.c.connection == name))
+    rows = connection.execute(
+        select(_table.c.stream, _table.c.state).where(_table.c.connection == name)
+    )
     return {stream: orjson.loads(state) for stream, state in rows}
 
 

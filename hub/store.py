@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-import hub.history  # noqa: F401 - registers the run-history tables
+import hub.history
 import hub.state  # noqa: F401 - registers the state table
 from hub.errors import ConfigError, Problem
 from hub.schema import ENTITIES
@@ -89,7 +89,7 @@ class Store:
         return self._tables[entity]
 
     def upsert(self, connection: Connection, entity: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or update ``rows`` of ``entity``; an older version never wins. Returns rows sent."""
+        """Insert or update ``rows`` of ``entity`` (an older version never wins); rows sent."""
         if not rows:
             return 0
         unique = latest_per_id(rows)
@@ -108,7 +108,9 @@ class Store:
             )
         statement = insert(table)
         excluded = statement.excluded
-        updated = {column.name: excluded[column.name] for column in table.columns if column.name != "id"}
+        updated = {
+            column.name: excluded[column.name] for column in table.columns if column.name != "id"
+        }
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.id],
             set_=updated,
@@ -130,7 +132,9 @@ def latest_per_id(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     chosen: dict[str, Mapping[str, Any]] = {}
     for row in rows:
         current = chosen.get(row["id"])
-        if current is None or _not_older(row.get("source_updated_at"), current.get("source_updated_at")):
+        if current is None or _not_older(
+            row.get("source_updated_at"), current.get("source_updated_at")
+        ):
             chosen[row["id"]] = row
     return list(chosen.values())
 

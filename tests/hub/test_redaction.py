@@ -41,7 +41,9 @@ def test_secrets_found_in_models_are_registered() -> None:
         token: SecretStr
         nested: dict[str, SecretStr]
 
-    register_secrets_in(Config(token=SecretStr("tok-aaaa-1111"), nested={"k": SecretStr("nested-secret")}))
+    register_secrets_in(
+        Config(token=SecretStr("tok-aaaa-1111"), nested={"k": SecretStr("nested-secret")})
+    )
     assert MASK in redact("tok-aaaa-1111") and "nested-secret" not in redact("x nested-secret")
 
 

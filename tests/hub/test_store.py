@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,9 @@ from hub.store import Store, latest_per_id
 T0 = datetime(2025, 3, 14, 15, 20, 5, tzinfo=UTC)
 
 
-def conversion(external_id: str, updated: datetime | None, amount: str, **extra: Any) -> dict[str, Any]:
+def conversion(
+    external_id: str, updated: datetime | None, amount: str, **extra: Any
+) -> dict[str, Any]:
     row = ConversionRow(
         id=make_id("t", "shop", "conversion", external_id),
         tenant="t",
@@ -83,8 +85,11 @@ def test_the_latest_source_version_wins_whatever_the_order(store: Store) -> None
 
 
 def test_duplicates_inside_one_batch_keep_the_latest() -> None:
-    rows = [conversion("1", T0, "1.00"), conversion("1", T0 + timedelta(1), "2.00"),
-            conversion("1", T0, "3.00")]
+    rows = [
+        conversion("1", T0, "1.00"),
+        conversion("1", T0 + timedelta(1), "2.00"),
+        conversion("1", T0, "3.00"),
+    ]
     (kept,) = latest_per_id(rows)
     assert kept["amount"] == Decimal("2.00")
 

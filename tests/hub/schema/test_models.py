@@ -24,8 +24,15 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def envelope(**fields: Any) -> dict[str, Any]:
-    return {"id": "x", "tenant": "t", "source": "s", "connection": "c", "external_id": "1",
-            "synced_at": NOW, **fields}
+    return {
+        "id": "x",
+        "tenant": "t",
+        "source": "s",
+        "connection": "c",
+        "external_id": "1",
+        "synced_at": NOW,
+        **fields,
+    }
 
 
 def test_the_six_tables_have_the_public_names() -> None:
@@ -36,16 +43,32 @@ def test_the_six_tables_have_the_public_names() -> None:
 
 def test_every_table_carries_the_envelope() -> None:
     for entity in ENTITIES:
-        assert {"id", "tenant", "source", "connection", "external_id", "source_updated_at",
-                "synced_at", "extra"} <= entity_columns(entity)
+        assert {
+            "id",
+            "tenant",
+            "source",
+            "connection",
+            "external_id",
+            "source_updated_at",
+            "synced_at",
+            "extra",
+        } <= entity_columns(entity)
 
 
 def test_ids_are_deterministic_and_scoped() -> None:
     a = make_id("nordlicht", "shopify", "conversion", "42")
     assert a == make_id("nordlicht", "shopify", "conversion", "42")
-    assert len({a, make_id("other", "shopify", "conversion", "42"),
+    assert (
+        len(
+            {
+                a,
+                make_id("other", "shopify", "conversion", "42"),
                 make_id("nordlicht", "awin", "conversion", "42"),
-                make_id("nordlicht", "shopify", "sku", "42")}) == 4
+                make_id("nordlicht", "shopify", "sku", "42"),
+            }
+        )
+        == 4
+    )
 
 
 def test_money_is_decimal_and_needs_a_currency() -> None:
@@ -59,7 +82,9 @@ def test_money_is_decimal_and_needs_a_currency() -> None:
 
 def test_timestamps_must_be_aware_and_become_utc() -> None:
     cet = timezone(timedelta(hours=1))
-    row = ConversionRow.model_validate(envelope(occurred_at=datetime(2025, 3, 14, 16, 0, tzinfo=cet)))
+    row = ConversionRow.model_validate(
+        envelope(occurred_at=datetime(2025, 3, 14, 16, 0, tzinfo=cet))
+    )
     assert row.occurred_at == datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
     assert row.occurred_at is not None and row.occurred_at.utcoffset() == timedelta(0)
     with pytest.raises(ValidationError):
@@ -73,7 +98,10 @@ def test_blank_sku_counts_as_none() -> None:
 
 
 def test_status_is_a_closed_vocabulary() -> None:
-    assert ConversionRow.model_validate(envelope(status="approved")).status is ConversionStatus.APPROVED
+    assert (
+        ConversionRow.model_validate(envelope(status="approved")).status
+        is ConversionStatus.APPROVED
+    )
     with pytest.raises(ValidationError):
         ConversionRow.model_validate(envelope(status="paid"))
 
