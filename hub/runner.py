@@ -364,6 +364,9 @@ class SyncRunner:
         counts: RunCounts,
         checkpoint: Checkpoint | None,
     ) -> None:
+        # Past the quarantine threshold the run fails without moving its cursor,
+        # so the next run (after a mapping fix) reads those records again.
+        too_many = plan.policy.exceeded(counts.quarantined, counts.records)
         with self.store.transaction() as db:
             for entity, rows in batch.rows.items():
                 written = self.store.upsert(db, entity, rows)
@@ -376,16 +379,16 @@ class SyncRunner:
                 tenant=plan.settings.tenant,
                 source=plan.settings.connector,
             )
-            if checkpoint is not None:
+            if checkpoint is not None and not too_many:
                 save_state(db, plan.name, checkpoint.stream, checkpoint.state)
             update_run(db, run_id, counts)
         batch.clear()
-        if plan.policy.exceeded(counts.quarantined, counts.records):
+        if too_many:
             raise QuarantineThresholdError(
                 f"{counts.quarantined} of {counts.records} records were quarantined, more than "
-                f"the allowed share of {plan.policy.max_ratio:.0%}",
-                hint=f"see `hub quarantine list {plan.name}`, fix the mapping or the source, then "
-                "`hub quarantine replay`; or raise `quarantine.max_ratio` in the config",
+                f"the allowed share of {plan.policy.max_ratio:.0%}; the cursor was not moved",
+                hint=f"see `hub quarantine list {plan.name}`, fix the mapping or the source and "
+                "sync again; or raise `quarantine.max_ratio` in the config",
             )
 
     def _report(self, name: str, stream: str, counts: RunCounts, started: float) -> None:

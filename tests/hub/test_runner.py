@@ -1,0 +1,252 @@
+"""The sync runner: stream, map, validate, upsert, checkpoint; quarantine; policy; stop."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+from pydantic import BaseModel, SecretStr
+from sqlalchemy import func, select
+
+from hub.config import HubConfig, load_config
+from hub.connector import Checkpoint, Connector, Message, Record, Stream
+from hub.errors import ConfigError, FatalConnectorError, RunLockedError
+from hub.history import list_quarantine, list_runs
+from hub.locks import connection_lock
+from hub.mapping import Mappings
+from hub.plugins import Registered, Registry
+from hub.runner import SyncRunner, replay_quarantine
+from hub.state import load_state
+from hub.store import Store
+
+SECRET = "memory-secret-1a2b3c4d"
+
+MAPPING = """\
+source: memory
+version: 1
+streams:
+  sales:
+    entity: conversion
+    external_id: id
+    updated_at: updated_at
+    fields:
+      order_ref: {path: id, convert: string}
+      amount: {path: amount, convert: decimal}
+      currency: currency
+"""
+
+
+class MemorySettings(BaseModel):
+    api_key: SecretStr
+    pages: list[list[dict[str, Any]]]
+    fail_after_pages: int | None = None
+
+
+class MemoryConnector(Connector):
+    """Yields pre-set pages with a checkpoint after each; can fail mid-stream."""
+
+    name: ClassVar[str] = "memory"
+    config_model = MemorySettings
+    config: MemorySettings
+    reads: ClassVar[list[dict[str, Any]]] = []
+
+    @classmethod
+    def streams(cls) -> Sequence[Stream]:
+        return [Stream("sales", ("id",), "updated_at")]
+
+    def check(self) -> None:
+        pass
+
+    def read(
+        self, streams: Sequence[str], state: Mapping[str, dict[str, Any]]
+    ) -> Iterator[Message]:
+        MemoryConnector.reads.append(dict(state))
+        start = state.get("sales", {}).get("page", 0)
+        for number, page in enumerate(self.config.pages[start:], start=start):
+            if self.config.fail_after_pages is not None and number >= self.config.fail_after_pages:
+                raise FatalConnectorError(f"source broke using key {SECRET}")
+            for record in page:
+                yield Record("sales", record)
+            yield Checkpoint("sales", {"page": number + 1})
+
+
+def registry() -> Registry:
+    return Registry(
+        connectors={"memory": Registered("memory", MemoryConnector, "test", "tests", "0")}
+    )
+
+
+def sale(i: int, amount: str = "10.00", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": i,
+        "amount": amount,
+        "currency": "EUR",
+        "updated_at": f"2025-01-01T00:{i:02d}:00+00:00",
+        **extra,
+    }
+
+
+def make_hub(tmp_path: Path, pages: list[list[dict[str, Any]]], **connection: Any) -> HubConfig:
+    (tmp_path / "memory.yaml").write_text(MAPPING)
+    settings = {"api_key": "${MEMORY_KEY}", "pages": pages}
+    settings.update(connection.pop("config", {}))
+    document = {
+        "database": "sqlite:///hub.db",
+        "mappings": ["memory.yaml"],
+        "tenants": {"acme": {"name": "Acme"}},
+        "connections": {
+            "shop": {"connector": "memory", "tenant": "acme", "config": settings, **connection}
+        },
+    }
+    (tmp_path / "hub.yaml").write_text(yaml.safe_dump(document))
+    return load_config(tmp_path / "hub.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMORY_KEY", SECRET)
+    MemoryConnector.reads.clear()
+
+
+def runner_for(hub: HubConfig, **kwargs: Any) -> tuple[SyncRunner, Store]:
+    store = Store(hub.database_url())
+    store.create_all()
+    mappings = Mappings([Path(hub.path).parent / "memory.yaml"])
+    return SyncRunner(hub, store, registry=registry(), mappings=mappings, **kwargs), store
+
+
+def count(store: Store, entity: str = "conversion") -> int:
+    with store.transaction() as db:
+        return int(db.execute(select(func.count()).select_from(store.table(entity))).scalar_one())
+
+
+def test_a_sync_stores_rows_and_checkpoints(tmp_path: Path) -> None:
+    hub = make_hub(tmp_path, [[sale(1), sale(2)], [sale(3)]])
+    runner, store = runner_for(hub)
+    result = runner.sync("shop")
+    assert result.ok and result.counts.records == 3 and result.counts.entities == {"conversion": 3}
+    assert count(store) == 3
+    with store.transaction() as db:
+        assert load_state(db, "shop") == {"sales": {"page": 2}}
+        (run,) = list_runs(db)
+    assert run["status"] == "succeeded"
+    assert run["counts"]["streams"]["sales"] == {"records": 3, "quarantined": 0}
+
+
+def test_the_next_sync_gets_the_saved_state_and_full_refresh_ignores_it(tmp_path: Path) -> None:
+    runner, _ = runner_for(make_hub(tmp_path, [[sale(1)]]))
+    runner.sync("shop")
+    runner.sync("shop")
+    runner.sync("shop", full_refresh=True)
+    assert MemoryConnector.reads == [{}, {"sales": {"page": 1}}, {}]
+
+
+def test_bad_records_are_quarantined_and_the_run_goes_on(tmp_path: Path) -> None:
+    pages = [[sale(1), sale(2, amount="12,3x"), sale(3, currency=None)], [sale(4)]]
+    hub = make_hub(tmp_path, pages)
+    runner, store = runner_for(hub)
+    result = runner.sync("shop")
+    assert result.ok
+    assert result.counts.quarantined == 2 and count(store) == 2
+    with store.transaction() as db:
+        waiting = list_quarantine(db, name="shop")
+    reasons = {row["record"]["id"]: row["error"] for row in waiting}
+    assert set(reasons) == {2, 3}
+    assert "12,3x" in reasons[2] and "amount" in reasons[2]
+    assert "currency" in reasons[3]
+    # the same bad records seen again are stored once
+    runner.sync("shop", full_refresh=True)
+    with store.transaction() as db:
+        assert len(list_quarantine(db, name="shop")) == 2
+
+
+def test_replay_after_a_mapping_fix_resolves_quarantined_records(tmp_path: Path) -> None:
+    hub = make_hub(tmp_path, [[sale(1), sale(2, currency="eur")]])
+    runner, store = runner_for(hub)
+    assert runner.sync("shop").counts.quarantined == 1
+    (tmp_path / "memory.yaml").write_text(
+        MAPPING.replace("currency: currency", "currency: {path: currency, convert: upper}")
+    )
+    fixed = Mappings([tmp_path / "memory.yaml"])
+    result = replay_quarantine(hub, store, fixed, name="shop")
+    assert (result.resolved, result.still_failing) == (1, 0)
+    assert count(store) == 2
+    with store.transaction() as db:
+        assert list_quarantine(db, name="shop") == []
+
+
+def test_too_many_quarantined_records_fail_the_run(tmp_path: Path) -> None:
+    pages = [[sale(i, amount="bad") for i in range(5)], [sale(9)]]
+    hub = make_hub(tmp_path, pages, quarantine={"max_ratio": 0.5, "min_records": 3})
+    runner, store = runner_for(hub)
+    result = runner.sync("shop")
+    assert result.status == "failed"
+    assert result.error is not None and "quarantined" in result.error
+    assert "hub quarantine list shop" in result.error and "cursor was not moved" in result.error
+    with store.transaction() as db:
+        assert load_state(db, "shop") == {}  # the failing page's checkpoint was not kept
+
+
+def test_a_failure_mid_stream_keeps_the_last_good_checkpoint_and_no_secret(tmp_path: Path) -> None:
+    hub = make_hub(tmp_path, [[sale(1)], [sale(2)], [sale(3)]], config={"fail_after_pages": 2})
+    runner, store = runner_for(hub)
+    result = runner.sync("shop")
+    assert result.status == "failed"
+    assert (
+        result.error is not None and SECRET not in result.error and "source broke" in result.error
+    )
+    with store.transaction() as db:
+        assert load_state(db, "shop") == {"sales": {"page": 2}}
+        (run,) = list_runs(db)
+    assert SECRET not in str(run)
+    assert count(store) == 2
+
+
+def test_a_stop_request_ends_the_run_at_the_next_checkpoint(tmp_path: Path) -> None:
+    stop = threading.Event()
+    hub = make_hub(tmp_path, [[sale(1)], [sale(2)], [sale(3)]])
+    seen: list[int] = []
+
+    def progress(snapshot: Any) -> None:
+        seen.append(snapshot.records)
+        stop.set()
+
+    runner, store = runner_for(hub, stop=stop, progress=progress)
+    result = runner.sync("shop")
+    assert result.status == "interrupted"
+    assert count(store) == 1
+    with store.transaction() as db:
+        assert load_state(db, "shop") == {"sales": {"page": 1}}
+    assert runner_for(hub)[0].sync("shop").ok
+    assert count(store) == 3
+
+
+def test_a_connection_already_running_is_refused(tmp_path: Path) -> None:
+    runner, store = runner_for(make_hub(tmp_path, [[sale(1)]]))
+    with connection_lock(store, "shop"), pytest.raises(RunLockedError):
+        runner.sync("shop")
+
+
+def test_unknown_streams_and_streams_without_mapping_fail_before_running(tmp_path: Path) -> None:
+    runner, store = runner_for(make_hub(tmp_path, [[sale(1)]]))
+    with pytest.raises(ConfigError) as info:
+        runner.sync("shop", streams=["refunds"])
+    assert "connections.shop.streams" in str(info.value) and "sales" in str(info.value)
+    empty = SyncRunner(runner.hub, store, registry=registry(), mappings=Mappings([]))
+    with pytest.raises(ConfigError, match="no mapping normalizes stream 'sales'"):
+        empty.sync("shop")
+    with store.transaction() as db:
+        assert list_runs(db) == []
+
+
+def test_money_is_stored_exactly(tmp_path: Path) -> None:
+    runner, store = runner_for(make_hub(tmp_path, [[sale(1, amount="313.70")]]))
+    runner.sync("shop")
+    with store.transaction() as db:
+        (amount,) = db.execute(select(store.table("conversion").c.amount)).scalars()
+    assert amount == Decimal("313.70")
