@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from hub.connector import Connector, Message, Stream
+from hub.errors import FatalConnectorError
 from hub.hookspecs import hookimpl
 from hub.http import HttpClient, TokenBucket
 
@@ -67,6 +68,12 @@ class RestConnector(Connector):
     def read(
         self, streams: Sequence[str], state: Mapping[str, dict[str, Any]]
     ) -> Iterator[Message]:
+        unknown = [name for name in streams if name not in self.config.streams]
+        if unknown:
+            raise FatalConnectorError(
+                f"the rest connection has no stream {', '.join(map(repr, unknown))}",
+                hint=f"configured streams: {', '.join(self.config.streams)}",
+            )
         for name in streams:
             yield from read_stream(
                 self.client,

@@ -37,8 +37,12 @@ class RestStreamSettings(BaseModel):
     page_size: int = Field(default=100, ge=1, description="Records per page.")
     page_size_param: str = "limit"
     offset_param: str = "offset"
-    next_token_path: str = Field(default="next", description="cursor paging: token in the body.")
-    token_param: str = Field(default="cursor", description="cursor paging: query parameter.")
+    next_cursor_path: str = Field(
+        default="next", description="cursor paging: where the next cursor is in the body."
+    )
+    next_cursor_param: str = Field(
+        default="cursor", description="cursor paging: query parameter that sends it back."
+    )
 
 
 class RestSettings(BaseModel):

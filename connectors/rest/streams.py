@@ -29,7 +29,7 @@ def paginator_for(settings: RestStreamSettings) -> Paginator:
             return LinkHeaderPaginator(records_path=path)
         case "cursor":
             return CursorPaginator(
-                settings.next_token_path, settings.token_param, records_path=path
+                settings.next_cursor_path, settings.next_cursor_param, records_path=path
             )
         case "offset":
             return OffsetPaginator(
