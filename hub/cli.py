@@ -41,8 +41,8 @@ quarantine_app = typer.Typer(help="Records that failed mapping: list them, repla
 app.add_typer(state_app, name="state")
 app.add_typer(quarantine_app, name="quarantine")
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("hub.cli")
 
 
@@ -68,14 +68,27 @@ def _main(
     _setup_logging(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
 
 
+class _StderrHandler(logging.StreamHandler[Any]):
+    """Writes to whatever ``sys.stderr`` is at the time of each log line."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+_log_handler = _StderrHandler()
+_log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+
 def _setup_logging(level: int) -> None:
+    """Log lines to stderr; every handler, this one included, redacts secrets."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
+    if _log_handler not in root.handlers:
+        root.addHandler(_log_handler)
     logging.getLogger("hub").setLevel(level)
     logging.getLogger("connectors").setLevel(level)
     install_log_redaction()
