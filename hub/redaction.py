@@ -114,3 +114,10 @@ def install_log_redaction(logger_name: str = "hub") -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+
+
+def uninstall_log_redaction(logger_name: str = "hub") -> None:
+    """Remove what :func:`install_log_redaction` attached (test isolation)."""
+    for target in (logging.getLogger(logger_name), *logging.getLogger().handlers):
+        for existing in [f for f in target.filters if isinstance(f, RedactingFilter)]:
+            target.removeFilter(existing)

@@ -17,10 +17,11 @@ from hub import plugins, redaction
 
 @pytest.fixture(autouse=True)
 def _isolated_secrets() -> Iterator[None]:
-    """Every test starts with no registered secrets."""
+    """Every test starts with no registered secrets and no redacting log filters."""
     redaction.forget_secrets()
     yield
     redaction.forget_secrets()
+    redaction.uninstall_log_redaction()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,16 +11,21 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import hub.cli as cli_module
 from hub.cli import app
 from tests.e2e.support import TOKEN, write_config
 from tests.fakes.paged_api import FakeApi
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("FAKE_API_TOKEN", TOKEN)
     monkeypatch.delenv("HUB_CONFIG", raising=False)
-    return CliRunner()
+    yield CliRunner()
+    # the CLI configures process-wide logging; give the next test a clean slate
+    logging.getLogger().removeHandler(cli_module._log_handler)
+    for name in ("hub", "connectors"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 @pytest.fixture
