@@ -154,13 +154,14 @@ class _Batch:
     """Rows and quarantined records waiting for the next commit."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, list[dict[str, Any]]] = {}
+        # (entity, fill) -> rows; fill rows only fill gaps (see Store.upsert)
+        self.rows: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         self.quarantined: list[Quarantined] = []
         self.size = 0
 
-    def add(self, rows: Sequence[Row]) -> None:
+    def add(self, rows: Sequence[Row], fill_entities: frozenset[str]) -> None:
         for entity, row in rows:
-            self.rows.setdefault(entity, []).append(row)
+            self.rows.setdefault((entity, entity in fill_entities), []).append(row)
         self.size += len(rows)
 
     def quarantine(self, item: Quarantined) -> None:
@@ -339,7 +340,7 @@ class SyncRunner:
                         stream_counts["quarantined"] += 1
                         batch.quarantine(Quarantined(message.stream, message.data, exc.message))
                     else:
-                        batch.add(rows)
+                        batch.add(rows, mapping.fill_entities)
                     if batch.size >= self.batch_size:
                         self._flush(plan, run_id, batch, counts, None)
                         self._report(plan.name, message.stream, counts, started)
@@ -368,8 +369,8 @@ class SyncRunner:
         # so the next run (after a mapping fix) reads those records again.
         too_many = plan.policy.exceeded(counts.quarantined, counts.records)
         with self.store.transaction() as db:
-            for entity, rows in batch.rows.items():
-                written = self.store.upsert(db, entity, rows)
+            for (entity, fill), rows in batch.rows.items():
+                written = self.store.upsert(db, entity, rows, fill=fill)
                 counts.entities[entity] = counts.entities.get(entity, 0) + written
             add_to_quarantine(
                 db,
@@ -458,11 +459,10 @@ def replay_quarantine(
                 result.still_failing += 1
                 result.reasons[item["id"]] = exc.message
                 continue
-            grouped: dict[str, list[dict[str, Any]]] = {}
-            for entity, row in rows:
-                grouped.setdefault(entity, []).append(row)
-            for entity, entity_rows in grouped.items():
-                store.upsert(db, entity, entity_rows)
+            batch = _Batch()
+            batch.add(rows, compiled[key].fill_entities)
+            for (entity, fill), entity_rows in batch.rows.items():
+                store.upsert(db, entity, entity_rows, fill=fill)
             resolve_quarantined(db, [item["id"]])
             result.resolved += 1
     return result

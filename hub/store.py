@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, or_
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
@@ -23,7 +23,7 @@ from sqlmodel import SQLModel
 import hub.history
 import hub.state  # noqa: F401 - registers the state table
 from hub.errors import ConfigError, Problem
-from hub.schema import ENTITIES
+from hub.schema import ENTITIES, ENVELOPE_FIELDS
 
 # SQLite allows 32766 bound parameters per statement; executemany binds per row.
 DEFAULT_BATCH_SIZE = 500
@@ -88,8 +88,21 @@ class Store:
     def table(self, entity: str) -> Table:
         return self._tables[entity]
 
-    def upsert(self, connection: Connection, entity: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or update ``rows`` of ``entity`` (an older version never wins); rows sent."""
+    def upsert(
+        self,
+        connection: Connection,
+        entity: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        fill: bool = False,
+    ) -> int:
+        """Insert or update ``rows`` of ``entity``; returns the number of distinct rows sent.
+
+        A row replaces the stored one unless the stored version is newer
+        (``source_updated_at``). With ``fill``, the rows are references (the
+        partner named by a sale): they create the entity if missing and fill its
+        empty columns, but never overwrite a value and never count as a version.
+        """
         if not rows:
             return 0
         unique = latest_per_id(rows)
@@ -108,6 +121,15 @@ class Store:
             )
         statement = insert(table)
         excluded = statement.excluded
+        if fill:
+            gaps = {
+                column.name: func.coalesce(column, excluded[column.name])
+                for column in table.columns
+                if column.name not in ENVELOPE_FIELDS
+            }
+            statement = statement.on_conflict_do_update(index_elements=[table.c.id], set_=gaps)
+            connection.execute(statement, [{**row, "source_updated_at": None} for row in unique])
+            return len(unique)
         updated = {
             column.name: excluded[column.name] for column in table.columns if column.name != "id"
         }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,3 +92,36 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with engine.begin() as connection:
         SQLModel.metadata.drop_all(connection)
     engine.dispose()
+
+
+# --- the example third-party plugin -----------------------------------------
+
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "hub-connector-csv"
+
+
+@pytest.fixture(scope="session")
+def csv_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hub-connector-csv really installed by pip into its own folder (offline, no deps)."""
+    source = tmp_path_factory.mktemp("source") / "hub-connector-csv"
+    # Build from a copy: the build writes build/ and *.egg-info next to the sources.
+    shutil.copytree(
+        EXAMPLE_PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
+    target = tmp_path_factory.mktemp("site-packages")
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--target",
+        str(target),
+        str(source),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return target

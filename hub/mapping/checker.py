@@ -15,6 +15,7 @@ from hub.mapping.paths import Path
 from hub.mapping.spec import (
     CHILD_KEYS,
     ENGINE_OWNED,
+    MERGE_MODES,
     ROOT_KEYS,
     EntitySpec,
     FieldSpec,
@@ -65,9 +66,27 @@ class Checker(ValueChecker):
                 child = self.entity_spec(raw, where, child=True)
                 if child is not None:
                     children.append(child)
+        if root is not None:
+            self.merge_conflicts(node, root, children)
         if root is None or self.problems:
             return None
         return StreamSpec(source, self.stream, self.file, root, tuple(children))
+
+    def merge_conflicts(self, node: YDict, root: EntitySpec, children: list[EntitySpec]) -> None:
+        """A stream may not write one entity both as versions and as gap-filling references."""
+        replaced = {root.entity} | {c.entity for c in children if c.merge == "replace"}
+        raw_children = node.get("children")
+        for index, child in enumerate(children):
+            if child.merge == "fill" and child.entity in replaced:
+                self.problem(
+                    raw_children if isinstance(raw_children, list) else node,
+                    index,
+                    ["children", index, "merge"],
+                    f"{child.entity} rows are written here both with merge: fill and as full "
+                    "versions",
+                    "use merge: fill only for references to entities this stream does not "
+                    "otherwise write",
+                )
 
     def entity_spec(self, node: YDict, where: list[Any], *, child: bool) -> EntitySpec | None:
         what = "a child" if child else "a stream"
@@ -120,6 +139,17 @@ class Checker(ValueChecker):
         if not isinstance(required, bool):
             self.problem(node, "required", [*where, "required"], "required must be true or false")
         fields = self.fields(node, where, entity, columns, child, scope_each, parent_field)
+        merge = node.get("merge", "replace")
+        if merge not in MERGE_MODES:
+            self.problem(
+                node,
+                "merge",
+                [*where, "merge"],
+                f"merge must be replace or fill, not {merge!r}",
+                "fill: the row only creates the entity if missing and fills its empty columns "
+                "(a reference such as the partner of a sale); replace: it is a full version",
+            )
+            merge = "replace"
         if entity is None or external_id is None or fields is None:
             return None
         return EntitySpec(
@@ -131,6 +161,7 @@ class Checker(ValueChecker):
             scope=scope,
             parent_field=parent_field,
             required=required is True,
+            merge="fill" if merge == "fill" else "replace",
         )
 
     def entity_name(self, node: YDict, where: list[Any]) -> str | None:

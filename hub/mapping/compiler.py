@@ -59,6 +59,9 @@ class CompiledMapping:
         self.source = spec.source
         self.stream = spec.stream
         self.entities = spec.entities
+        #: Entities this stream only references (``merge: fill``): the store creates
+        #: them if missing and fills their empty columns, never overwriting a version.
+        self.fill_entities = spec.fill_entities
         self.spec = spec
         #: The generated Python code, for debugging (``print(mapping.source_code)``).
         self.source_code = source_code

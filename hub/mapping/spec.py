@@ -30,8 +30,10 @@ CHILD_KEYS = (
     "updated_at",
     "fields",
     "required",
+    "merge",
     "description",
 )
+MERGE_MODES = ("replace", "fill")
 FIELD_KEYS = (
     *VALUE_SOURCES,
     "convert",
@@ -124,6 +126,9 @@ class EntitySpec:
     scope: Literal["parent", "global"] = "global"
     parent_field: str | None = None
     required: bool = False
+    #: "replace": the row is a version of the entity (the latest wins);
+    #: "fill": a reference that creates the entity if missing and fills its empty columns.
+    merge: Literal["replace", "fill"] = "replace"
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,11 @@ class StreamSpec:
     def entities(self) -> tuple[str, ...]:
         """Entity names in row order, root first, each once."""
         return tuple(dict.fromkeys([self.root.entity, *(c.entity for c in self.children)]))
+
+    @property
+    def fill_entities(self) -> frozenset[str]:
+        """Entities whose rows only fill gaps (``merge: fill`` children)."""
+        return frozenset(c.entity for c in self.children if c.merge == "fill")
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -80,31 +79,9 @@ def probe(tmp_path: Path, pythonpath: list[Path], **switches: str) -> dict[str, 
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """hub-connector-csv really installed by pip into its own folder (offline, no deps)."""
-    source = tmp_path_factory.mktemp("source") / "hub-connector-csv"
-    # Build from a copy: the build writes build/ and *.egg-info next to the sources.
-    shutil.copytree(
-        EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
-    )
-    target = tmp_path_factory.mktemp("site-packages")
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--no-build-isolation",
-        "--no-index",
-        "--target",
-        str(target),
-        str(source),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return target
+def site(csv_plugin_site: Path) -> Path:
+    """hub-connector-csv really installed by pip into its own folder (see tests/conftest.py)."""
+    return csv_plugin_site
 
 
 @pytest.fixture

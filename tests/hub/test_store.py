@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from hub.errors import ConfigError
-from hub.schema import ConversionRow, make_id
+from hub.schema import ConversionRow, PartnerRow, make_id
 from hub.store import Store, latest_per_id
 
 T0 = datetime(2025, 3, 14, 15, 20, 5, tzinfo=UTC)
@@ -118,3 +118,32 @@ def test_a_bad_database_url_names_the_field() -> None:
     with pytest.raises(ConfigError) as info:
         Store("not a url")
     assert "database" in str(info.value)
+
+
+def partner(external_id: str, updated: datetime | None, **columns: Any) -> dict[str, Any]:
+    return PartnerRow(
+        id=make_id("t", "shop", "partner", external_id),
+        tenant="t",
+        source="shop",
+        connection="c",
+        external_id=external_id,
+        source_updated_at=updated,
+        synced_at=T0,
+        **columns,
+    ).model_dump()
+
+
+def test_fill_rows_create_missing_entities_and_only_fill_gaps(store: Store) -> None:
+    with store.transaction() as db:
+        store.upsert(db, "partner", [partner("P1", T0, name="Blog", website=None)], fill=True)
+    (stub,) = fetch(store, "partner")
+    assert stub["name"] == "Blog" and stub["source_updated_at"] is None
+
+    full = partner("P1", T0 - timedelta(days=9), name="Nordic Blog", website="https://nb.example")
+    with store.transaction() as db:
+        store.upsert(db, "partner", [full])  # the entity's own (older) record replaces the stub
+        store.upsert(db, "partner", [partner("P1", T0, name="Blog", country="DE")], fill=True)
+    (row,) = fetch(store, "partner")
+    assert row["name"] == "Nordic Blog" and row["website"] == "https://nb.example"
+    assert row["country"] == "DE"  # a gap the reference could fill
+    assert row["source_updated_at"] == T0 - timedelta(days=9)
