@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -91,20 +91,29 @@ def sale(i: int, amount: str = "10.00", **extra: Any) -> dict[str, Any]:
     }
 
 
-def make_hub(tmp_path: Path, pages: list[list[dict[str, Any]]], **connection: Any) -> HubConfig:
-    (tmp_path / "memory.yaml").write_text(MAPPING)
-    settings = {"api_key": "${MEMORY_KEY}", "pages": pages}
-    settings.update(connection.pop("config", {}))
-    document = {
-        "database": "sqlite:///hub.db",
-        "mappings": ["memory.yaml"],
-        "tenants": {"acme": {"name": "Acme"}},
-        "connections": {
-            "shop": {"connector": "memory", "tenant": "acme", "config": settings, **connection}
-        },
-    }
-    (tmp_path / "hub.yaml").write_text(yaml.safe_dump(document))
-    return load_config(tmp_path / "hub.yaml")
+MakeHub = Callable[..., HubConfig]
+
+
+@pytest.fixture
+def make_hub(tmp_path: Path, database_url: str) -> MakeHub:
+    """Writes a hub.yaml (and the mapping) for the memory connector; SQLite and PostgreSQL."""
+
+    def make(pages: list[list[dict[str, Any]]], **connection: Any) -> HubConfig:
+        (tmp_path / "memory.yaml").write_text(MAPPING)
+        settings = {"api_key": "${MEMORY_KEY}", "pages": pages}
+        settings.update(connection.pop("config", {}))
+        document = {
+            "database": database_url,
+            "mappings": ["memory.yaml"],
+            "tenants": {"acme": {"name": "Acme"}},
+            "connections": {
+                "shop": {"connector": "memory", "tenant": "acme", "config": settings, **connection}
+            },
+        }
+        (tmp_path / "hub.yaml").write_text(yaml.safe_dump(document))
+        return load_config(tmp_path / "hub.yaml")
+
+    return make
 
 
 @pytest.fixture(autouse=True)
@@ -125,8 +134,8 @@ def count(store: Store, entity: str = "conversion") -> int:
         return int(db.execute(select(func.count()).select_from(store.table(entity))).scalar_one())
 
 
-def test_a_sync_stores_rows_and_checkpoints(tmp_path: Path) -> None:
-    hub = make_hub(tmp_path, [[sale(1), sale(2)], [sale(3)]])
+def test_a_sync_stores_rows_and_checkpoints(make_hub: MakeHub) -> None:
+    hub = make_hub([[sale(1), sale(2)], [sale(3)]])
     runner, store = runner_for(hub)
     result = runner.sync("shop")
     assert result.ok and result.counts.records == 3 and result.counts.entities == {"conversion": 3}
@@ -138,17 +147,17 @@ def test_a_sync_stores_rows_and_checkpoints(tmp_path: Path) -> None:
     assert run["counts"]["streams"]["sales"] == {"records": 3, "quarantined": 0}
 
 
-def test_the_next_sync_gets_the_saved_state_and_full_refresh_ignores_it(tmp_path: Path) -> None:
-    runner, _ = runner_for(make_hub(tmp_path, [[sale(1)]]))
+def test_the_next_sync_gets_the_saved_state_and_full_refresh_ignores_it(make_hub: MakeHub) -> None:
+    runner, _ = runner_for(make_hub([[sale(1)]]))
     runner.sync("shop")
     runner.sync("shop")
     runner.sync("shop", full_refresh=True)
     assert MemoryConnector.reads == [{}, {"sales": {"page": 1}}, {}]
 
 
-def test_bad_records_are_quarantined_and_the_run_goes_on(tmp_path: Path) -> None:
+def test_bad_records_are_quarantined_and_the_run_goes_on(make_hub: MakeHub) -> None:
     pages = [[sale(1), sale(2, amount="12,3x"), sale(3, currency=None)], [sale(4)]]
-    hub = make_hub(tmp_path, pages)
+    hub = make_hub(pages)
     runner, store = runner_for(hub)
     result = runner.sync("shop")
     assert result.ok
@@ -165,8 +174,10 @@ def test_bad_records_are_quarantined_and_the_run_goes_on(tmp_path: Path) -> None
         assert len(list_quarantine(db, name="shop")) == 2
 
 
-def test_replay_after_a_mapping_fix_resolves_quarantined_records(tmp_path: Path) -> None:
-    hub = make_hub(tmp_path, [[sale(1), sale(2, currency="eur")]])
+def test_replay_after_a_mapping_fix_resolves_quarantined_records(
+    make_hub: MakeHub, tmp_path: Path
+) -> None:
+    hub = make_hub([[sale(1), sale(2, currency="eur")]])
     runner, store = runner_for(hub)
     assert runner.sync("shop").counts.quarantined == 1
     (tmp_path / "memory.yaml").write_text(
@@ -180,9 +191,9 @@ def test_replay_after_a_mapping_fix_resolves_quarantined_records(tmp_path: Path)
         assert list_quarantine(db, name="shop") == []
 
 
-def test_too_many_quarantined_records_fail_the_run(tmp_path: Path) -> None:
+def test_too_many_quarantined_records_fail_the_run(make_hub: MakeHub) -> None:
     pages = [[sale(i, amount="bad") for i in range(5)], [sale(9)]]
-    hub = make_hub(tmp_path, pages, quarantine={"max_ratio": 0.5, "min_records": 3})
+    hub = make_hub(pages, quarantine={"max_ratio": 0.5, "min_records": 3})
     runner, store = runner_for(hub)
     result = runner.sync("shop")
     assert result.status == "failed"
@@ -192,8 +203,10 @@ def test_too_many_quarantined_records_fail_the_run(tmp_path: Path) -> None:
         assert load_state(db, "shop") == {}  # the failing page's checkpoint was not kept
 
 
-def test_a_failure_mid_stream_keeps_the_last_good_checkpoint_and_no_secret(tmp_path: Path) -> None:
-    hub = make_hub(tmp_path, [[sale(1)], [sale(2)], [sale(3)]], config={"fail_after_pages": 2})
+def test_a_failure_mid_stream_keeps_the_last_good_checkpoint_and_no_secret(
+    make_hub: MakeHub,
+) -> None:
+    hub = make_hub([[sale(1)], [sale(2)], [sale(3)]], config={"fail_after_pages": 2})
     runner, store = runner_for(hub)
     result = runner.sync("shop")
     assert result.status == "failed"
@@ -207,9 +220,9 @@ def test_a_failure_mid_stream_keeps_the_last_good_checkpoint_and_no_secret(tmp_p
     assert count(store) == 2
 
 
-def test_a_stop_request_ends_the_run_at_the_next_checkpoint(tmp_path: Path) -> None:
+def test_a_stop_request_ends_the_run_at_the_next_checkpoint(make_hub: MakeHub) -> None:
     stop = threading.Event()
-    hub = make_hub(tmp_path, [[sale(1)], [sale(2)], [sale(3)]])
+    hub = make_hub([[sale(1)], [sale(2)], [sale(3)]])
     seen: list[int] = []
 
     def progress(snapshot: Any) -> None:
@@ -226,14 +239,14 @@ def test_a_stop_request_ends_the_run_at_the_next_checkpoint(tmp_path: Path) -> N
     assert count(store) == 3
 
 
-def test_a_connection_already_running_is_refused(tmp_path: Path) -> None:
-    runner, store = runner_for(make_hub(tmp_path, [[sale(1)]]))
+def test_a_connection_already_running_is_refused(make_hub: MakeHub) -> None:
+    runner, store = runner_for(make_hub([[sale(1)]]))
     with connection_lock(store, "shop"), pytest.raises(RunLockedError):
         runner.sync("shop")
 
 
-def test_unknown_streams_and_streams_without_mapping_fail_before_running(tmp_path: Path) -> None:
-    runner, store = runner_for(make_hub(tmp_path, [[sale(1)]]))
+def test_unknown_streams_and_streams_without_mapping_fail_before_running(make_hub: MakeHub) -> None:
+    runner, store = runner_for(make_hub([[sale(1)]]))
     with pytest.raises(ConfigError) as info:
         runner.sync("shop", streams=["refunds"])
     assert "connections.shop.streams" in str(info.value) and "sales" in str(info.value)
@@ -244,8 +257,8 @@ def test_unknown_streams_and_streams_without_mapping_fail_before_running(tmp_pat
         assert list_runs(db) == []
 
 
-def test_money_is_stored_exactly(tmp_path: Path) -> None:
-    runner, store = runner_for(make_hub(tmp_path, [[sale(1, amount="313.70")]]))
+def test_money_is_stored_exactly(make_hub: MakeHub) -> None:
+    runner, store = runner_for(make_hub([[sale(1, amount="313.70")]]))
     runner.sync("shop")
     with store.transaction() as db:
         (amount,) = db.execute(select(store.table("conversion").c.amount)).scalars()
