@@ -43,7 +43,6 @@ app.add_typer(quarantine_app, name="quarantine")
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-log = logging.getLogger("hub.cli")
 
 
 class _Options:
@@ -458,25 +457,20 @@ def scheduler(
         hub = _config()
         store = _store(hub)
 
-        def run(name: str, stop: threading.Event) -> Any:
-            result = SyncRunner(hub, store, stop=stop).sync(name)
-            log.warning(
-                "%s: run %s %s (%d records, %d quarantined)",
-                name,
-                result.run_id,
-                result.status,
-                result.counts.records,
-                result.counts.quarantined,
-            )
-            return result
+        def run(name: str, stop: threading.Event) -> RunResult:
+            return SyncRunner(hub, store, stop=stop).sync(name)
 
-        logging.getLogger("hub.scheduler").setLevel(logging.INFO)
-        runner = Scheduler(hub, run, max_workers=max_workers)
-        runner.install_signal_handlers()
-        scheduled = [n for n, c in hub.connections.items() if c.enabled and c.schedule]
-        console.print(f"scheduler started: {', '.join(scheduled) or 'nothing scheduled'}")
-        runner.run_forever()
-        store.dispose()
+        hub_logger = logging.getLogger("hub")
+        if hub_logger.level > logging.INFO:  # a long-running service reports every run
+            hub_logger.setLevel(logging.INFO)
+        loop = Scheduler(hub, run, max_workers=max_workers)
+        loop.install_signal_handlers()
+        console.print(f"scheduler started: {', '.join(loop.scheduled) or 'nothing scheduled'}")
+        try:
+            loop.run_forever()
+        finally:
+            store.dispose()
+        console.print("scheduler stopped")
 
 
 def main() -> None:
