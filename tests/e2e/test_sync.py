@@ -79,3 +79,13 @@ def test_bad_credentials_fail_the_run_without_printing_the_token(tmp_path: Path)
         assert TOKEN not in output
     (row,) = query(tmp_path / "hub.db", "select status, error from sync_run")
     assert row[0] == "failed" and TOKEN not in str(row[1])
+
+
+def test_debug_logs_show_every_request_but_never_the_token(tmp_path: Path) -> None:
+    with FakeApi(orders=15, token=TOKEN) as api:
+        config = write_config(tmp_path, api.url)
+        result = run_hub(config, "--debug", "sync")
+    assert "hub.http" in result.stderr and "GET" in result.stderr
+    assert TOKEN not in result.stdout + result.stderr
+    (errors,) = query(tmp_path / "hub.db", "select count(*) from sync_run where error is not null")
+    assert errors == (0,)
