@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import threading
 import traceback
@@ -248,6 +249,27 @@ def _progress_display() -> tuple[Callable[[Progress], None], Callable[[], None]]
     return log_line, lambda: None
 
 
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM: finish at the next checkpoint. Second: abort at once."""
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err_console.print(
+            f"[yellow]{signal.Signals(signum).name}[/]: stopping at the next checkpoint "
+            "(send it again to abort now)"
+        )
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _summary(result: RunResult) -> None:
     colour = {"succeeded": "green", "interrupted": "yellow"}.get(result.status, "red")
     console.print(
@@ -288,22 +310,28 @@ def sync(
         if not names:
             _fail(f"{hub.path}: no connections to sync; add one under `connections:`")
         store = _store(hub)
-        show, done = _progress_display()
         stop = threading.Event()
-        runner = SyncRunner(hub, store, progress=show, stop=stop, batch_size=batch_size)
+        runner = SyncRunner(hub, store, stop=stop, batch_size=batch_size)
         failed = False
         try:
-            for name in names:
-                result = runner.sync(name, full_refresh=full_refresh, streams=stream or None)
-                done()
-                _summary(result)
-                failed = failed or not result.ok
+            with _stop_on_signals(stop):
+                for name in names:
+                    if stop.is_set():
+                        break
+                    runner.progress, done = _progress_display()
+                    try:
+                        result = runner.sync(
+                            name, full_refresh=full_refresh, streams=stream or None
+                        )
+                    finally:
+                        done()
+                    _summary(result)
+                    failed = failed or not result.ok
         except KeyboardInterrupt:
-            done()
-            _fail("interrupted; the last checkpoint is kept, run `hub sync` again to resume", 130)
+            _fail("aborted; the last checkpoint is kept, run `hub sync` again to resume", 130)
         finally:
             store.dispose()
-        if failed:
+        if failed or stop.is_set():
             raise typer.Exit(1)
 
 

@@ -95,3 +95,34 @@ def test_killed_twice_then_rerun_equals_clean_sync(
     with FakeApi(orders=ORDERS, token=TOKEN) as api:
         run_hub(write_config(tmp_path, api.url, page_size=PAGE), "sync")
     assert dump_database(f"sqlite:///{tmp_path / 'hub.db'}") == clean_sync
+
+
+def test_sigterm_stops_at_the_next_checkpoint_and_a_rerun_completes(
+    tmp_path: Path, clean_sync: dict[str, list[tuple[object, ...]]]
+) -> None:
+    process: list[subprocess.Popen[str]] = []
+
+    def terminate(number: int, _path: str) -> None:
+        if number == 3:
+            process[0].send_signal(signal.SIGTERM)
+
+    with FakeApi(orders=ORDERS, token=TOKEN, on_request=terminate) as api:
+        config = write_config(tmp_path, api.url, page_size=PAGE)
+        process.append(
+            subprocess.Popen(
+                hub_command(config, "sync"),
+                env=hub_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        _, stderr = process[0].communicate(timeout=120)
+    assert process[0].returncode == 1 and "stopping at the next checkpoint" in stderr
+    assert conversions(tmp_path / "hub.db") == PAGE * 3  # the page in flight was finished
+    runs = json.loads(run_hub(config, "runs", "--json").stdout)
+    assert runs[0]["status"] == "interrupted"
+
+    with FakeApi(orders=ORDERS, token=TOKEN) as api:
+        run_hub(write_config(tmp_path, api.url, page_size=PAGE), "sync")
+    assert dump_database(f"sqlite:///{tmp_path / 'hub.db'}") == clean_sync
