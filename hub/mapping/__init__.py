@@ -21,8 +21,9 @@ from hub.mapping.checker import Checker
 from hub.mapping.compiler import CompiledMapping, compile_stream
 from hub.mapping.converters import BUILTIN_CONVERTERS, Converter
 from hub.mapping.files import parse_file
-from hub.mapping.nodes import Origin, YDict, as_nodes, merge
+from hub.mapping.nodes import as_nodes, merge
 from hub.mapping.spec import StreamSpec
+from hub.yamlfile import Origin, YDict
 
 __all__ = ["BUILTIN_CONVERTERS", "CompiledMapping", "Mappings", "load_mappings"]
 

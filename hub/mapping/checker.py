@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from hub.mapping.nodes import YDict, YList
 from hub.mapping.paths import Path
 from hub.mapping.spec import (
     CHILD_KEYS,
@@ -24,6 +23,7 @@ from hub.mapping.spec import (
 )
 from hub.mapping.values import ValueChecker
 from hub.schema import ENTITIES, entity_columns
+from hub.yamlfile import YDict, YList
 
 _ENVELOPE_HINTS = {
     "external_id": "set it with the `external_id:` key of the stream or child",

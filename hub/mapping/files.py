@@ -8,15 +8,16 @@ from pathlib import Path
 from hub.errors import Problem
 from hub.mapping.checker import Checker
 from hub.mapping.converters import Converter
-from hub.mapping.nodes import YDict, load_yaml_file, origin_of
+from hub.mapping.nodes import load_mapping_file
 from hub.mapping.spec import FILE_KEYS, SUPPORTED_VERSIONS, FileSpec, close_matches
+from hub.yamlfile import YDict, origin_of
 
 
 def parse_file(path: Path, converters: Mapping[str, Converter]) -> tuple[FileSpec, list[Problem]]:
     """Parse and validate ``path``; returns what it defines and every problem found."""
     file = str(path)
     spec = FileSpec(file)
-    document, problems = load_yaml_file(path)
+    document, problems = load_mapping_file(path)
     if document is None and problems:
         return spec, problems
 

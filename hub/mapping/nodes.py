@@ -1,190 +1,38 @@
-"""YAML parsed with provenance: every mapping key remembers its file and line.
+"""Mapping-file specifics on top of :mod:`hub.yamlfile`: loading, overrides, merging.
 
-Mapping files are validated after parsing, so a problem found later (an
-unknown column, a bad path) must still point at the line the user wrote.
-:func:`load_yaml` parses with ``yaml.SafeLoader`` semantics (never
-``yaml.load``) into :class:`YDict` / :class:`YList`, plain ``dict`` / ``list``
-subclasses that also carry where each key or item came from. Overrides from
-``hub.yaml`` arrive as ordinary dicts; :func:`as_nodes` wraps them so that
-their problems name that file instead, and :func:`merge` lays them over a
-mapping file's stream while keeping each key's origin.
+Mapping files are parsed by :func:`hub.yamlfile.load_yaml_file` into
+YDict / YList nodes that remember the file and line of every key.
+:func:`load_mapping_file` adds the hints that speak about mapping files.
+Overrides from ``hub.yaml`` may arrive as ordinary dicts; :func:`as_nodes`
+wraps them so that their problems name that file instead, and :func:`merge`
+lays them over a mapping file's stream while keeping each key's origin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hub.errors import Problem
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a key or value was written: file, 1-based line, and whether it is an override."""
-
-    file: str
-    line: int | None = None
-    override: bool = False
-
-
-class YDict(dict[Any, Any]):
-    """A YAML mapping that remembers its own origin and the origin of each key."""
-
-    __slots__ = ("key_origins", "origin")
-
-    def __init__(self, origin: Origin, *args: Any) -> None:
-        super().__init__(*args)
-        self.origin = origin
-        self.key_origins: dict[Any, Origin] = {}
-
-    def origin_of(self, key: Any) -> Origin:
-        """The origin of ``key`` (the mapping's own origin if the key is not known)."""
-        return self.key_origins.get(key, self.origin)
-
-
-class YList(list[Any]):
-    """A YAML sequence that remembers its own origin and the origin of each item."""
-
-    __slots__ = ("item_origins", "origin")
-
-    def __init__(self, origin: Origin, *args: Any) -> None:
-        super().__init__(*args)
-        self.origin = origin
-        self.item_origins: list[Origin] = []
-
-    def origin_of(self, index: int) -> Origin:
-        if 0 <= index < len(self.item_origins):
-            return self.item_origins[index]
-        return self.origin
-
-
-def origin_of(node: Any, key: Any = None) -> Origin | None:
-    """The origin of ``node[key]`` (or of ``node``) when ``node`` carries provenance."""
-    if isinstance(node, YDict):
-        return node.origin if key is None else node.origin_of(key)
-    if isinstance(node, YList):
-        return node.origin if key is None else node.origin_of(key)
-    return None
-
+from hub.yamlfile import Origin, YDict, YList, load_yaml_file, origin_of
 
 # The keys that say where a field's value comes from (exactly one per field).
 VALUE_SOURCES = ("path", "value", "template", "coalesce")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose mappings and sequences are YDict / YList with line numbers."""
-
-    file_name = "<string>"
-    duplicates: list[Problem]
-
-
-def _mark_origin(loader: _Loader, node: yaml.Node) -> Origin:
-    return Origin(loader.file_name, node.start_mark.line + 1)
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[YDict]:
-    data = YDict(_mark_origin(loader, node))
-    yield data
-    loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys like safe_load does
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                "found an unhashable key (a list or mapping used as a key)",
-                key_node.start_mark,
-            ) from None
-        origin = _mark_origin(loader, key_node)
-        if key in data.key_origins:
-            first = data.key_origins[key]
-            loader.duplicates.append(
-                Problem(
-                    loader.file_name,
-                    str(key),
-                    f"key {key!r} appears twice in the same mapping (first on line {first.line}); "
-                    "YAML would silently keep only the last one",
-                    origin.line,
-                    "remove or rename one of them",
-                )
-            )
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.key_origins[key] = origin
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> Iterator[YList]:
-    data = YList(_mark_origin(loader, node))
-    yield data
-    for item in node.value:
-        data.append(loader.construct_object(item, deep=True))
-        data.item_origins.append(_mark_origin(loader, item))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-
-
-def load_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
-    """Parse ``text`` (the contents of ``file``) into nodes; syntax errors become problems.
-
-    Returns the document (``None`` when it is empty or unreadable) and the
-    problems found: YAML syntax errors with their line, and duplicate keys,
-    which plain ``yaml.safe_load`` would silently accept.
-    """
-    loader = _Loader(text)
-    loader.file_name = file
-    loader.duplicates = []
-    try:
-        document = loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
-        hint = "check the indentation and quoting on this line and the one before it"
-        if "flow" in message:
-            hint = (
-                "inside { } or [ ], quote text that contains [ ] { } or commas, "
-                "e.g. {path: 'discount_codes[].code'}"
-            )
-        return None, [
-            Problem(
-                file,
-                "",
-                f"not valid YAML: {message}",
-                None if mark is None else mark.line + 1,
-                hint,
-            )
-        ]
-    except yaml.YAMLError as exc:
-        return None, [Problem(file, "", f"not valid YAML: {exc}", None, None)]
-    finally:
-        loader.dispose()
-    return document, list(loader.duplicates)
-
-
-def load_yaml_file(path: Path) -> tuple[Any, list[Problem]]:
-    """Read and parse a YAML file; a missing or unreadable file is a problem, not a crash."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, [
-            Problem(
-                str(path),
-                "",
-                f"cannot read the file: {exc.strerror or exc}",
-                None,
-                "check the path; mapping files are listed under `mappings:` in the config "
-                "or registered by a plugin",
-            )
-        ]
-    except UnicodeDecodeError as exc:
-        return None, [Problem(str(path), "", f"not UTF-8 text: {exc}", None, "save it as UTF-8")]
-    return load_yaml(text, str(path))
+def load_mapping_file(path: Path) -> tuple[Any, list[Problem]]:
+    """Read and parse a mapping file; every problem (unreadable, bad YAML) names its line."""
+    return load_yaml_file(
+        path,
+        hint="check the path; mapping files are listed under `mappings:` in the config "
+        "or registered by a plugin",
+        hints={
+            "flow": "inside { } or [ ], quote text that contains [ ] { } or commas, "
+            "e.g. {path: 'discount_codes[].code'}"
+        },
+        syntax_error="not valid YAML",
+    )
 
 
 def as_nodes(value: Any, origin: Origin) -> Any:

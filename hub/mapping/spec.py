@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hub.mapping.nodes import VALUE_SOURCES, YDict
+from hub.mapping.nodes import VALUE_SOURCES
 from hub.mapping.paths import Path
 from hub.schema import ENVELOPE_FIELDS
+from hub.yamlfile import YDict
 
 SUPPORTED_VERSIONS = (1,)
 FILE_KEYS = ("source", "version", "streams", "description")

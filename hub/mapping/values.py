@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from hub.errors import Problem
 from hub.mapping.converters import SENSITIVE_CONVERTERS, Converter
-from hub.mapping.nodes import VALUE_SOURCES, Origin, YDict, origin_of
+from hub.mapping.nodes import VALUE_SOURCES
 from hub.mapping.paths import Path, PathError, parse_path
 from hub.mapping.spec import (
     ALTERNATIVE_KEYS,
@@ -31,6 +31,7 @@ from hub.mapping.spec import (
     run_pipeline,
 )
 from hub.schema import ENTITIES
+from hub.yamlfile import Origin, YDict, origin_of
 
 Kind = Literal["field", "external_id", "updated_at", "alternative"]
 

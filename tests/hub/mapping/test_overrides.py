@@ -10,7 +10,7 @@ import pytest
 
 from hub.errors import MappingFileError
 from hub.mapping import Mappings
-from hub.mapping.nodes import load_yaml
+from hub.yamlfile import load_yaml
 from tests.hub.mapping.conftest import Loader
 from tests.hub.mapping.helpers import rows
 
