@@ -42,8 +42,10 @@ quarantine_app = typer.Typer(help="Records that failed mapping: list them, repla
 app.add_typer(state_app, name="state")
 app.add_typer(quarantine_app, name="quarantine")
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
+_PIPE_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
 
 
 class _Options:

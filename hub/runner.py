@@ -203,21 +203,18 @@ class SyncRunner:
     @property
     def mappings(self) -> Mappings:
         if self._mappings is None:
-            self._mappings = load_mappings([self._config_relative(p) for p in self.hub.mappings])
+            self._mappings = load_mappings(self.hub.mappings)
         return self._mappings
-
-    def _config_relative(self, path: Any) -> Any:
-        from pathlib import Path
-
-        path = Path(path)
-        return path if path.is_absolute() else Path(self.hub.path).parent / path
 
     def plan(self, name: str, streams: Sequence[str] | None = None) -> Plan:
         """Resolve connector, config, streams and mappings; ConfigError before anything runs."""
         settings = self.hub.connection(name)
         connector = open_connector(self.hub, name, registry=self.registry, transport=self.transport)
         available: dict[str, Stream] = {s.name: s for s in connector.discover()}
-        wanted = list(streams or settings.streams or available)
+        # By default every stream a mapping normalizes; a stream no mapping knows
+        # (Shopify customers in schema v1) is read only when asked for by name.
+        mapped = [s for s in available if self.mappings.has(settings.connector, s)]
+        wanted = list(streams or settings.streams or mapped or available)
         where = f"connections.{name}.streams"
         problems = [
             Problem(
