@@ -15,7 +15,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, or_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    case,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
@@ -24,6 +35,10 @@ import hub.history
 import hub.state  # noqa: F401 - registers the state table
 from hub.errors import ConfigError, Problem
 from hub.schema import ENTITIES, ENVELOPE_FIELDS
+
+#: Key of ``extra`` where destinations record a row's ids in other systems; kept
+#: across new versions of the row (see Store.upsert).
+LINKS_KEY = "_hub_links"
 
 # SQLite allows 32766 bound parameters per statement; executemany binds per row.
 DEFAULT_BATCH_SIZE = 500
@@ -133,6 +148,7 @@ class Store:
         updated = {
             column.name: excluded[column.name] for column in table.columns if column.name != "id"
         }
+        updated["extra"] = self._keep_links(table, excluded)
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.id],
             set_=updated,
@@ -144,6 +160,51 @@ class Store:
         )
         connection.execute(statement, unique)
         return len(unique)
+
+    def _keep_links(self, table: Table, excluded: Any) -> Any:
+        """The new ``extra``, carrying over the stored row's ``extra[LINKS_KEY]``.
+
+        Destinations record the ids a row has in other systems there (the
+        Shopify price rule of an offer); a new version of the row from its
+        source knows nothing of them and must not erase them.
+        """
+        stored, incoming = table.c.extra, excluded["extra"]
+        links: Any
+        merged: Any
+        if self.dialect == "postgresql":
+            links = stored.op("->")(LINKS_KEY)
+            merged = incoming.op("||")(func.jsonb_build_object(LINKS_KEY, links))
+        else:
+            links = func.json_extract(stored, f"$.{LINKS_KEY}")
+            merged = func.json_set(incoming, f"$.{LINKS_KEY}", func.json(links))
+        return case((links.is_(None), incoming), else_=merged)
+
+    def record_links(
+        self, connection: Connection, entity: str, links: Mapping[str, Mapping[str, Any]]
+    ) -> int:
+        """Merge ``{row id: {system: ids}}`` into each row's ``extra[LINKS_KEY]``.
+
+        A targeted update: no new version of the row (``source_updated_at`` and
+        ``synced_at`` stay). Returns the number of rows changed; unknown ids are
+        ignored.
+        """
+        table = self._tables[entity]
+        changed = 0
+        for row_id, systems in sorted(links.items()):
+            found = connection.execute(
+                select(table.c.extra).where(table.c.id == row_id).with_for_update()
+            ).first()
+            if found is None:
+                continue
+            extra = dict(found.extra or {})
+            current = dict(extra.get(LINKS_KEY) or {})
+            merged = {**current, **systems}
+            if merged == current:
+                continue
+            extra[LINKS_KEY] = merged
+            connection.execute(update(table).where(table.c.id == row_id).values(extra=extra))
+            changed += 1
+        return changed
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -31,13 +31,13 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from hub.connector import Destination, WriteResult
 from hub.errors import AuthError, FatalConnectorError, HubError, RecordError
 from hub.http import RetryPolicy
 from hub.redaction import redact
-from hub.store import Store
+from hub.store import LINKS_KEY, Store
 
 from .client import DiscountCodeRef, ShopifyClient, ShopifyValidationError
 from .settings import ShopifySettings
@@ -514,29 +514,24 @@ class ShopifyDiscountDestination(Destination):
 
 
 def record_shopify_ids(store: Store, links: Mapping[str, DiscountLink]) -> int:
-    """Write each link into its offer's ``extra["shopify"][shop]``; returns the offers changed.
+    """Record each link in its offer's ``extra["_hub_links"]["shopify"][shop]``.
 
-    A targeted UPDATE of ``extra`` only: ``source_updated_at`` and
-    ``synced_at`` stay, so this is no new version of the offer. A later sync
-    of the offer from its source replaces ``extra`` wholesale; the next
-    destination run records the ids again (the shop stays the source of truth).
+    Returns the offers changed. Through :meth:`hub.store.Store.record_links`:
+    no new version of the offer, and the links survive later syncs of the
+    offer from its source.
     """
     table = store.table("offer")
     changed = 0
     with store.transaction() as connection:
         for offer_id, link in sorted(links.items()):
-            query = select(table.c.extra).where(table.c.id == offer_id).with_for_update()
-            stored = connection.execute(query).first()
+            stored = connection.execute(
+                select(table.c.extra).where(table.c.id == offer_id).with_for_update()
+            ).first()
             if stored is None:
                 continue
-            extra = dict(stored.extra or {})
-            shops = dict(extra.get("shopify") or {})
-            if shops.get(link.shop) == link.as_extra():
-                continue
+            shops = dict(((stored.extra or {}).get(LINKS_KEY) or {}).get("shopify") or {})
             shops[link.shop] = link.as_extra()
-            extra["shopify"] = shops
-            connection.execute(update(table).where(table.c.id == offer_id).values(extra=extra))
-            changed += 1
+            changed += store.record_links(connection, "offer", {offer_id: {"shopify": shops}})
     return changed
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from hub.errors import ConfigError
 from hub.schema import ConversionRow, PartnerRow, make_id
-from hub.store import Store, latest_per_id
+from hub.store import LINKS_KEY, Store, latest_per_id
 
 T0 = datetime(2025, 3, 14, 15, 20, 5, tzinfo=UTC)
 
@@ -147,3 +147,34 @@ def test_fill_rows_create_missing_entities_and_only_fill_gaps(store: Store) -> N
     assert row["name"] == "Nordic Blog" and row["website"] == "https://nb.example"
     assert row["country"] == "DE"  # a gap the reference could fill
     assert row["source_updated_at"] == T0 - timedelta(days=9)
+
+
+def test_links_recorded_by_destinations_survive_new_versions(store: Store) -> None:
+    first = conversion("1", T0, "10.00")
+    first["extra"] = {"note": "first"}
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [first])
+        assert store.record_links(db, "conversion", {first["id"]: {"network": {"id": 7}}}) == 1
+        assert store.record_links(db, "conversion", {first["id"]: {"network": {"id": 7}}}) == 0
+        assert store.record_links(db, "conversion", {"no-such-row": {"x": {}}}) == 0
+    (stored,) = fetch(store)
+    assert stored["source_updated_at"] == T0  # a link is not a new version
+
+    newer = conversion("1", T0 + timedelta(hours=1), "12.00")
+    newer["extra"] = {"note": "second"}
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [newer])
+    (stored,) = fetch(store)
+    assert stored["amount"] == Decimal("12.00")
+    assert stored["extra"] == {"note": "second", LINKS_KEY: {"network": {"id": 7}}}
+
+
+def test_rows_without_links_keep_their_new_extra_as_is(store: Store) -> None:
+    row = conversion("1", T0, "1.00")
+    row["extra"] = {"a": 1}
+    again = conversion("1", T0 + timedelta(1), "1.00")
+    again["extra"] = {"b": [1, "ü"]}
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [row])
+        store.upsert(db, "conversion", [again])
+    assert fetch(store)[0]["extra"] == {"b": [1, "ü"]}

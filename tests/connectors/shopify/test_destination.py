@@ -30,7 +30,7 @@ from connectors.shopify.destination import (
     record_shopify_ids,
 )
 from hub.errors import AuthError, FatalConnectorError, RecordError
-from hub.store import Store
+from hub.store import LINKS_KEY, Store
 from hub.testing.leaks import capture_raw_logs, find_leaks
 
 TOKEN = "shpat_destination_test_5b1e9c0d7a"
@@ -697,8 +697,13 @@ def test_push_offers_records_the_ids_without_a_new_version(fake: FakeShop, store
     link = result.links["off-1"]
     assert after["extra"] == {
         "network_campaign": "summer",
-        "shopify": {
-            SHOP: {"price_rule_id": link.price_rule_id, "discount_code_id": link.discount_code_id}
+        LINKS_KEY: {
+            "shopify": {
+                SHOP: {
+                    "price_rule_id": link.price_rule_id,
+                    "discount_code_id": link.discount_code_id,
+                }
+            }
         },
     }
     assert after["source_updated_at"] == before["source_updated_at"]
@@ -706,7 +711,7 @@ def test_push_offers_records_the_ids_without_a_new_version(fake: FakeShop, store
     assert {key: after[key] for key in after if key != "extra"} == {
         key: before[key] for key in before if key != "extra"
     }
-    assert "shopify" in _stored(store, "off-2")["extra"]
+    assert "shopify" in _stored(store, "off-2")["extra"][LINKS_KEY]
     assert [row["id"] for row in load_offers(store)] == ["off-1", "off-2"]  # no program
     assert record_shopify_ids(store, result.links) == 0  # already recorded
 
@@ -719,7 +724,18 @@ def test_ids_of_another_shop_are_kept_beside(store: Store) -> None:
     assert record_shopify_ids(store, {"off-1": DiscountLink(SHOP, 3, 4)}) == 1
     assert record_shopify_ids(store, {"unknown-offer": DiscountLink(SHOP, 3, 4)}) == 0
 
-    assert _stored(store, "off-1")["extra"]["shopify"] == {
+    assert _stored(store, "off-1")["extra"][LINKS_KEY]["shopify"] == {
         "other-shop": {"price_rule_id": 1, "discount_code_id": 2},
         SHOP: {"price_rule_id": 3, "discount_code_id": 4},
     }
+
+
+def test_recorded_ids_survive_a_new_version_of_the_offer(store: Store) -> None:
+    with store.transaction() as connection:
+        store.upsert(connection, "offer", [offer()])
+    record_shopify_ids(store, {"off-1": DiscountLink(SHOP, 3, 4)})
+    newer = offer()
+    newer["source_updated_at"] = newer["source_updated_at"] + timedelta(days=1)
+    with store.transaction() as connection:
+        store.upsert(connection, "offer", [newer])
+    assert _stored(store, "off-1")["extra"][LINKS_KEY]["shopify"][SHOP]["price_rule_id"] == 3
