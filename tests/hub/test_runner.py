@@ -57,7 +57,8 @@ class MemoryConnector(Connector):
 
     @classmethod
     def streams(cls) -> Sequence[Stream]:
-        return [Stream("sales", ("id",), "updated_at")]
+        # "notes" has no mapping: read only when asked for by name
+        return [Stream("sales", ("id",), "updated_at"), Stream("notes", ("id",))]
 
     def check(self) -> None:
         pass
@@ -263,3 +264,10 @@ def test_money_is_stored_exactly(make_hub: MakeHub) -> None:
     with store.transaction() as db:
         (amount,) = db.execute(select(store.table("conversion").c.amount)).scalars()
     assert amount == Decimal("313.70")
+
+
+def test_by_default_only_mapped_streams_are_synced(make_hub: MakeHub) -> None:
+    runner, _ = runner_for(make_hub([[sale(1)]]))
+    assert runner.plan("shop").streams == ["sales"]
+    with pytest.raises(ConfigError, match="no mapping normalizes stream 'notes'"):
+        runner.plan("shop", ["sales", "notes"])
