@@ -14,6 +14,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -311,29 +312,88 @@ def sync(
         names = connections or [n for n, c in hub.connections.items() if c.enabled]
         if not names:
             _fail(f"{hub.path}: no connections to sync; add one under `connections:`")
-        store = _store(hub)
         stop = threading.Event()
-        runner = SyncRunner(hub, store, stop=stop, batch_size=batch_size)
-        failed = False
-        try:
+        ok = _sync_all(
+            hub,
+            names,
+            stop=stop,
+            batch_size=batch_size,
+            full_refresh=full_refresh,
+            streams=stream or None,
+        )
+        if not ok or stop.is_set():
+            raise typer.Exit(1)
+
+
+def _sync_all(
+    hub: HubConfig,
+    names: list[str],
+    *,
+    stop: threading.Event,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    full_refresh: bool = False,
+    streams: list[str] | None = None,
+) -> bool:
+    """Sync ``names`` one after the other with a progress display and a summary each.
+
+    The first SIGINT/SIGTERM stops at the next checkpoint; a second aborts.
+    Returns whether every run succeeded.
+    """
+    store = _store(hub)
+    runner = SyncRunner(hub, store, stop=stop, batch_size=batch_size)
+    ok = True
+    try:
+        with _stop_on_signals(stop):
+            for name in names:
+                if stop.is_set():
+                    break
+                runner.progress, done = _progress_display()
+                try:
+                    result = runner.sync(name, full_refresh=full_refresh, streams=streams)
+                finally:
+                    done()
+                _summary(result)
+                ok = ok and result.ok
+    except KeyboardInterrupt:
+        _fail("aborted; the last checkpoint is kept, run `hub sync` again to resume", 130)
+    finally:
+        store.dispose()
+    return ok
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo's hub.yaml and database go.")
+    ] = Path("demo-data"),
+    sandbox: Annotated[
+        list[str] | None, typer.Option("--sandbox", help="Only these sandboxes.")
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the sandboxes running until Ctrl-C.")
+    ] = False,
+) -> None:
+    """Start the local sandboxes of the installed connectors and sync them: no credentials."""
+    from hub.demo import running_sandboxes, write_demo_config
+
+    with _errors(), running_sandboxes(get_registry(), sandbox) as connections:
+        if not connections:
+            _fail("no installed connector ships a sandbox")
+        config = write_demo_config(directory, connections)
+        hub = load_config(config)
+        stop = threading.Event()
+        ok = _sync_all(hub, list(hub.connections), stop=stop)
+        console.print(
+            f"\nThe data is in {directory / 'hub.db'}. Explore it with "
+            f"`export HUB_CONFIG={config}`, then `hub runs`, `hub quarantine list`, "
+            "`hub state show <connection>`."
+        )
+        if serve and not stop.is_set():
+            console.print("Sandboxes running (Ctrl-C stops them); `hub sync` works meanwhile.")
             with _stop_on_signals(stop):
-                for name in names:
-                    if stop.is_set():
-                        break
-                    runner.progress, done = _progress_display()
-                    try:
-                        result = runner.sync(
-                            name, full_refresh=full_refresh, streams=stream or None
-                        )
-                    finally:
-                        done()
-                    _summary(result)
-                    failed = failed or not result.ok
-        except KeyboardInterrupt:
-            _fail("aborted; the last checkpoint is kept, run `hub sync` again to resume", 130)
-        finally:
-            store.dispose()
-        if failed or stop.is_set():
+                while not stop.wait(0.5):
+                    pass
+        if not ok:
             raise typer.Exit(1)
 
 

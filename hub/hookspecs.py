@@ -13,7 +13,8 @@ thing it provides::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,18 @@ def hub_register_destinations(register: Callable[[type[Any]], None]) -> None:
 @hookspec
 def hub_register_mappings(register: Callable[[Path], None]) -> None:
     """Register mapping files (YAML) that normalize a connector's streams."""
+
+
+@hookspec
+def hub_register_sandboxes(
+    register: Callable[[str, Callable[[], AbstractContextManager[Mapping[str, Any]]]], None],
+) -> None:
+    """Register local sandboxes for ``hub demo``: ``register(name, start)``.
+
+    ``start()`` is a context manager that brings up a fake of the source on
+    127.0.0.1 (or points at sample files) and yields the connection block for
+    ``hub.yaml`` (``connector``, ``config``, optionally ``streams``).
+    """
 
 
 @hookspec

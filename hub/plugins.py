@@ -51,6 +51,7 @@ class Registry:
     destinations: dict[str, Registered] = field(default_factory=dict)
     mapping_files: list[Path] = field(default_factory=list)
     converters: dict[str, Registered] = field(default_factory=dict)
+    sandboxes: dict[str, Registered] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
 
     def connector(self, name: str) -> type[Connector]:
@@ -218,5 +219,16 @@ def get_registry() -> Registry:
     )
     _collect(manager, "hub_register_mappings", add_mapping)
     _collect(manager, "hub_register_converters", add_converter)
+
+    def add_sandbox(args: Any, plugin: str) -> None:
+        name, start = args
+        if name in registry.sandboxes and registry.sandboxes[name].obj is not start:
+            raise PluginError(
+                f"sandbox {name!r} is registered twice: by {registry.sandboxes[name].plugin!r} "
+                f"and by {plugin!r}"
+            )
+        registry.sandboxes[name] = Registered(name, start, plugin, *origin(plugin))
+
+    _collect(manager, "hub_register_sandboxes", add_sandbox)
     _registry = registry
     return registry

@@ -11,6 +11,7 @@ derived.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -176,6 +177,30 @@ def hub_register_destinations(register: Callable[[type[Any]], None]) -> None:
     from .destination import ShopifyDiscountDestination
 
     register(ShopifyDiscountDestination)
+
+
+@contextmanager
+def _sandbox() -> Iterator[dict[str, Any]]:
+    """A local fake shop with 500 deterministic orders, for ``hub demo``."""
+    from .sandbox import ShopifySandbox
+
+    with ShopifySandbox(orders=500, leak_rate=40.0) as shop:
+        yield {
+            "connector": "shopify",
+            "config": {
+                "shop": "sandbox",
+                "access_token": shop.token,
+                "start_date": "2024-01-01",
+                "base_url": shop.url,
+            },
+            "streams": ["orders", "products"],
+        }
+
+
+@hookimpl
+def hub_register_sandboxes(register: Callable[..., None]) -> None:
+    """``shopify``: a local fake shop (connectors/shopify/sandbox)."""
+    register("shopify", _sandbox)
 
 
 @hookimpl

@@ -456,7 +456,7 @@ def test_discover_reads_the_columns_of_the_first_file(data: Path) -> None:
 
 
 def sample_records() -> Iterator[Record]:
-    source = connector(EXAMPLE / "sample")
+    source = connector(EXAMPLE / "hub_connector_csv" / "sample")
     source.check()
     for message in source.read(["conversions", "partners"], {}):
         if isinstance(message, Record):
