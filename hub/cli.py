@@ -23,7 +23,13 @@ from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hub.config import HubConfig, check_config, find_config_path, load_config
+from hub.config import (
+    HubConfig,
+    check_config,
+    find_config_path,
+    load_config,
+    resolve_connector_config,
+)
 from hub.errors import ConfigError, HubError
 from hub.history import count_quarantine, list_quarantine, list_runs
 from hub.plugins import get_registry
@@ -394,6 +400,37 @@ def demo(
                 while not stop.wait(0.5):
                     pass
         if not ok:
+            raise typer.Exit(1)
+
+
+@app.command()
+def push(
+    destination: Annotated[str, typer.Argument(help="Destination name (`hub connectors`).")],
+    connection: Annotated[
+        str,
+        typer.Option(
+            "--connection", "-c", help="Connection whose tenant and config (credentials) to use."
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
+    ] = False,
+) -> None:
+    """Push the stored rows of a connection's tenant out through a destination."""
+    with _errors():
+        hub = _config()
+        settings = hub.connection(connection)
+        destination_class = get_registry().destination(destination)
+        config = resolve_connector_config(hub, connection, destination_class.config_model)
+        store = _store(hub)
+        target = destination_class(config)
+        try:
+            result = target.push(store, tenant=settings.tenant, dry_run=dry_run)
+        finally:
+            target.close()
+            store.dispose()
+        console.print(redact(result.summary()))
+        if result.failed:
             raise typer.Exit(1)
 
 

@@ -18,10 +18,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel
+from sqlalchemy import select
+
+if TYPE_CHECKING:
+    from hub.store import Store
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,13 @@ class WriteResult:
     planned: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """A few lines for people: the counts, each planned request, each error."""
+        lines = [f"{self.sent} sent, {self.unchanged} unchanged, {self.failed} failed"]
+        lines += [f"  planned: {request}" for request in self.planned]
+        lines += [f"  error: {error}" for error in self.errors]
+        return "\n".join(lines)
+
 
 class Destination(ABC):
     """Pushes canonical rows out to a system (validations, discount codes, conversions)."""
@@ -135,6 +146,18 @@ class Destination(ABC):
     @abstractmethod
     def write(self, rows: Iterable[Mapping[str, Any]], *, dry_run: bool = False) -> WriteResult:
         """Push ``rows`` out idempotently; with ``dry_run`` only plan and report."""
+
+    def push(self, store: Store, *, tenant: str, dry_run: bool = False) -> WriteResult:
+        """Write the stored ``entity`` rows of ``tenant`` (what ``hub push`` runs).
+
+        Override to choose rows more narrowly or to record what was created
+        back on the rows (``Store.record_links``).
+        """
+        table = store.table(self.entity)
+        query = select(table).where(table.c.tenant == tenant).order_by(table.c.id)
+        with store.transaction() as connection:
+            rows = [dict(row._mapping) for row in connection.execute(query)]
+        return self.write(rows, dry_run=dry_run)
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections."""

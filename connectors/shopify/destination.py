@@ -320,6 +320,10 @@ class ShopifyDiscountDestination(Destination):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._shop_currency: str | None = None
 
+    def push(self, store: Store, *, tenant: str, dry_run: bool = False) -> DiscountWriteResult:
+        """``hub push``: the tenant's voucher and co-op offers, ids recorded back on them."""
+        return push_offers(store, self, tenant=tenant, dry_run=dry_run)
+
     def check(self) -> None:
         """Read one price rule: proves the token, the shop and the price-rules scope."""
         self.client.get_json("price_rules.json", params={"limit": 1})
