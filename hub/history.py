@@ -59,6 +59,9 @@ class QuarantinedRecord(SQLModel, table=True):
     source: str = Field(max_length=100)
     stream: str = Field(max_length=100)
     record: dict[str, Any] = Field(sa_type=JSONColumn)
+    #: The record's primary key (JSON of its values), so that a later good
+    #: version of the same record resolves this entry.
+    record_key: str | None = Field(default=None, index=True, max_length=255)
     error: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -164,6 +167,23 @@ class Quarantined:
     stream: str
     record: dict[str, Any]
     error: str
+    key: str | None = None
+
+
+def record_key(record: dict[str, Any], primary_key: tuple[str, ...]) -> str | None:
+    """The primary key of ``record`` as a short stable string (None when it has none)."""
+    values = [_dotted(record, field) for field in primary_key]
+    if not primary_key or all(value is None for value in values):
+        return None
+    return orjson.dumps(values, default=str).decode()[:255]
+
+
+def _dotted(record: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(record, dict):
+            return None
+        record = record.get(part)
+    return record
 
 
 def add_to_quarantine(
@@ -188,6 +208,7 @@ def add_to_quarantine(
             "source": source,
             "stream": item.stream,
             "record": redact_value(item.record),
+            "record_key": item.key,
             "error": redact(item.error),
             "created_at": now,
             "resolved_at": None,
@@ -243,6 +264,23 @@ def resolve_quarantined(connection: Connection, ids: Sequence[str]) -> None:
             .where(_quarantine.c.id.in_(list(ids)))
             .values(resolved_at=datetime.now(UTC))
         )
+
+
+def resolve_by_keys(connection: Connection, name: str, stream: str, keys: Sequence[str]) -> int:
+    """Resolve open entries of ``stream`` whose record has since been stored under ``keys``."""
+    if not keys:
+        return 0
+    result = connection.execute(
+        update(_quarantine)
+        .where(
+            _quarantine.c.connection == name,
+            _quarantine.c.stream == stream,
+            _quarantine.c.resolved_at.is_(None),
+            _quarantine.c.record_key.in_(list(keys)),
+        )
+        .values(resolved_at=datetime.now(UTC))
+    )
+    return result.rowcount
 
 
 def refresh_reason(connection: Connection, quarantine_row_id: str, error: str) -> None:

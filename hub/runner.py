@@ -39,9 +39,12 @@ from hub.history import (
     RunStatus,
     add_to_quarantine,
     close_abandoned_runs,
+    count_quarantine,
     finish_run,
     list_quarantine,
+    record_key,
     refresh_reason,
+    resolve_by_keys,
     resolve_quarantined,
     start_run,
     update_run,
@@ -100,6 +103,8 @@ class Plan:
     streams: list[str]
     mappings: dict[str, CompiledMapping]
     policy: QuarantinePolicy
+    #: stream -> primary key fields (from discover), to match quarantined records
+    primary_keys: dict[str, tuple[str, ...]]
 
 
 def normalize(
@@ -157,6 +162,8 @@ class _Batch:
         # (entity, fill) -> rows; fill rows only fill gaps (see Store.upsert)
         self.rows: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         self.quarantined: list[Quarantined] = []
+        # stream -> keys of records stored fine (resolve their quarantine entries)
+        self.stored_keys: dict[str, list[str]] = {}
         self.size = 0
 
     def add(self, rows: Sequence[Row], fill_entities: frozenset[str]) -> None:
@@ -171,6 +178,7 @@ class _Batch:
     def clear(self) -> None:
         self.rows.clear()
         self.quarantined.clear()
+        self.stored_keys.clear()
         self.size = 0
 
 
@@ -250,7 +258,15 @@ class SyncRunner:
             )
             for stream in wanted
         }
-        return Plan(name, settings, connector, wanted, compiled, self.hub.quarantine_policy(name))
+        return Plan(
+            name,
+            settings,
+            connector,
+            wanted,
+            compiled,
+            self.hub.quarantine_policy(name),
+            {stream: tuple(available[stream].primary_key) for stream in wanted},
+        )
 
     def sync(
         self, name: str, *, full_refresh: bool = False, streams: Sequence[str] | None = None
@@ -308,6 +324,8 @@ class SyncRunner:
         tenant, source = plan.settings.tenant, plan.settings.connector
         with self.store.transaction() as db:
             state = {} if full_refresh else load_state(db, plan.name)
+            # only when something waits in quarantine are good records matched against it
+            waiting = count_quarantine(db, plan.name) > 0
         batch = _Batch()
         synced_at = datetime.now(UTC)
         messages = plan.connector.read(
@@ -335,9 +353,16 @@ class SyncRunner:
                         )
                     except RecordError as exc:
                         stream_counts["quarantined"] += 1
-                        batch.quarantine(Quarantined(message.stream, message.data, exc.message))
+                        key = record_key(message.data, plan.primary_keys[message.stream])
+                        batch.quarantine(
+                            Quarantined(message.stream, message.data, exc.message, key)
+                        )
                     else:
                         batch.add(rows, mapping.fill_entities)
+                        if waiting:
+                            key = record_key(message.data, plan.primary_keys[message.stream])
+                            if key is not None:
+                                batch.stored_keys.setdefault(message.stream, []).append(key)
                     if batch.size >= self.batch_size:
                         self._flush(plan, run_id, batch, counts, None)
                         self._report(plan.name, message.stream, counts, started)
@@ -377,6 +402,12 @@ class SyncRunner:
                 tenant=plan.settings.tenant,
                 source=plan.settings.connector,
             )
+            # a record stored fine resolves its older quarantine entries, unless a
+            # version of it failed in this very batch (conservative: stays open)
+            failed_now = {(item.stream, item.key) for item in batch.quarantined}
+            for stream, keys in batch.stored_keys.items():
+                good = [key for key in keys if (stream, key) not in failed_now]
+                resolve_by_keys(db, plan.name, stream, good)
             if checkpoint is not None and not too_many:
                 save_state(db, plan.name, checkpoint.stream, checkpoint.state)
             update_run(db, run_id, counts)

@@ -271,3 +271,18 @@ def test_by_default_only_mapped_streams_are_synced(make_hub: MakeHub) -> None:
     assert runner.plan("shop").streams == ["sales"]
     with pytest.raises(ConfigError, match="no mapping normalizes stream 'notes'"):
         runner.plan("shop", ["sales", "notes"])
+
+
+def test_a_record_fixed_at_the_source_resolves_its_quarantine_entry(make_hub: MakeHub) -> None:
+    hub = make_hub([[sale(1), sale(2, amount="12,3x")]])
+    runner, store = runner_for(hub)
+    runner.sync("shop")
+    with store.transaction() as db:
+        (waiting,) = list_quarantine(db, name="shop")
+    assert waiting["record_key"] == "[2]"
+    fixed = make_hub([[sale(2, amount="12.30"), sale(3, amount="bad")]])
+    runner_for(fixed)[0].sync("shop", full_refresh=True)
+    with store.transaction() as db:
+        still = list_quarantine(db, name="shop")
+    assert [row["record"]["id"] for row in still] == [3]  # 2 is stored now, 3 is new trouble
+    assert count(store) == 2
