@@ -10,6 +10,7 @@ config, the streams, the API's limits and how each canonical field is derived.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -171,3 +172,29 @@ def hub_register_converters(register: Callable[[str, Callable[..., Any]], None])
     """The converters ``mappings/awin.yaml`` uses (``awin_basket_amount``)."""
     for name, function in CONVERTERS.items():
         register(name, function)
+
+
+@contextmanager
+def _sandbox() -> Iterator[dict[str, Any]]:
+    """A local fake Awin advertiser account with 300 transactions, for ``hub demo``."""
+    from .sandbox import AwinSandbox
+
+    with AwinSandbox() as awin:
+        yield {
+            "connector": "awin",
+            "config": {
+                "api_token": awin.token,
+                "account_type": "advertiser",
+                "account_id": awin.account_id,
+                "start_date": "2025-03-01",
+                "timezone": "Europe/Berlin",
+                "base_url": awin.url,
+                "requests_per_minute": 6000,
+            },
+        }
+
+
+@hookimpl
+def hub_register_sandboxes(register: Callable[..., None]) -> None:
+    """``awin``: a local fake Awin advertiser account (connectors/awin/sandbox)."""
+    register("awin", _sandbox)
