@@ -139,6 +139,7 @@ class Checker(ValueChecker):
         if not isinstance(required, bool):
             self.problem(node, "required", [*where, "required"], "required must be true or false")
         fields = self.fields(node, where, entity, columns, child, scope_each, parent_field)
+        drop = self.drop_paths(node, where, child=child, each=scope_each)
         merge = node.get("merge", "replace")
         if merge not in MERGE_MODES:
             self.problem(
@@ -162,6 +163,7 @@ class Checker(ValueChecker):
             parent_field=parent_field,
             required=required is True,
             merge="fill" if merge == "fill" else "replace",
+            drop=drop,
         )
 
     def entity_name(self, node: YDict, where: list[Any]) -> str | None:
@@ -210,6 +212,62 @@ class Checker(ValueChecker):
             )
             return None
         return path
+
+    def drop_paths(
+        self, node: YDict, where: list[Any], *, child: bool, each: bool
+    ) -> tuple[Path, ...]:
+        """``drop: [path, ...]``: paths removed from this row's extra without being stored.
+
+        The paths follow the field grammar and are relative to the row's record
+        (the element, inside ``each``). They must name something inside it:
+        ``$``, ``^`` and ``#`` are refused, and a child without ``each`` has no
+        extra of its own (its record's leftovers are the root's).
+        """
+        if "drop" not in node:
+            return ()
+        raw = node["drop"]
+        key_where = [*where, "drop"]
+        if child and not each:
+            self.problem(
+                node,
+                "drop",
+                key_where,
+                "a child without `each` has no extra of its own: its record's leftovers "
+                "are in the root row's extra",
+                "move these paths to the stream's `drop:`",
+            )
+            return ()
+        if not isinstance(raw, YList):
+            self.problem(
+                node,
+                "drop",
+                key_where,
+                f"drop must be a list of paths, not {type(raw).__name__} {raw!r}",
+                "e.g. drop: [email, phone, 'addresses[].phone', browser_ip]",
+            )
+            return ()
+        paths: list[Path] = []
+        shipped = 0  # an override's items follow the file's: number them as written there
+        for index, item in enumerate(raw):
+            override = raw.origin_of(index).override
+            shipped += not override
+            item_where = [*key_where, index - shipped if override else index]
+            path = self.path(raw, index, item, item_where, child=child, each=each)
+            if path is None:
+                continue
+            if path.base != "record" or path.is_whole:
+                self.problem(
+                    raw,
+                    index,
+                    item_where,
+                    f"drop path {path.text!r} does not name a key inside this row's record",
+                    "drop the keys themselves, e.g. drop: [email, customer.phone]; inside "
+                    "`each` paths are relative to the element and parent fields are dropped "
+                    "by the stream's own `drop:`",
+                )
+                continue
+            paths.append(path)
+        return tuple(paths)
 
     def scope(self, node: YDict, where: list[Any], default: str) -> Literal["parent", "global"]:
         scope = node.get("external_id_scope", default)

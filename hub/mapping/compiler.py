@@ -94,7 +94,7 @@ class _Scope:
     mask: str  # "m" or "cm"
     row_id: str  # variable with the record's external id for messages
     known_dict: bool  # record variable is known to be a dict
-    removals: list[tuple[Path, int]]  # paths to remove from this scope's extra
+    removals: list[tuple[Path, int]] | None  # paths to remove from this scope's extra
     parent_removals: list[tuple[Path, int]] | None  # ^. paths go here (None: not removed)
     # the mask bits handed out so far, shared by every scope using the same mask variable
     bits: list[int] = field(default_factory=lambda: [1])
@@ -147,7 +147,7 @@ class _Generator:
         self.emit(2, "raise _not_a_record(_STREAM, R)")
         self.emit(1, "m = 0")
         self.emit(1, "ext = None")
-        root_removals: list[tuple[Path, int]] = []
+        root_removals: list[tuple[Path, int]] = [(path, ALWAYS) for path in root.drop]
         scope = _Scope("R", None, "m", "ext", True, root_removals, root_removals)
         self.external_id(root, scope, 1, target="ext", prefix=None)
         self.emit(1, f"rid = _make_id(tenant, _SOURCE, {root.entity!r}, ext)")
@@ -186,7 +186,7 @@ class _Generator:
 
     def each_child(self, child: EntitySpec, number: int) -> None:
         assert child.each is not None
-        removals: list[tuple[Path, int]] = []
+        removals: list[tuple[Path, int]] = [(path, ALWAYS) for path in child.drop]
         scope = _Scope("E", "I", "cm", "ext", False, removals, None)
         site = self.site(child.entity, "each", child.each.text, False)
         self.emit(1, "v = None")
@@ -294,6 +294,8 @@ class _Generator:
     def value(self, spec: ValueSpec, scope: _Scope, indent: int, site: str) -> None:
         """Code leaving the value of ``spec`` in ``v``; errors name ``site``."""
         index = scope.index or "None"
+        if spec.keep_in_extra:  # read, but place nothing: the values stay in extra
+            scope = replace(scope, removals=None, parent_removals=None)
         if spec.constant is not NOTHING and spec.ref is None:
             self.emit(indent, f"v = {self.constant(spec.constant)}")  # folded at load time
             if spec.required and spec.constant is None:

@@ -66,13 +66,16 @@ def _reattribute(found: Origin | None, origin: Origin) -> Origin:
     return Origin(origin.file, found.line, origin.override)
 
 
-def merge(base: Any, override: Any) -> Any:
+def merge(base: Any, override: Any, *, entity: bool = True) -> Any:
     """``override`` deep-merged onto ``base``; a key set to ``None`` in it removes the key.
 
-    Mappings merge key by key; anything else (scalars, lists) replaces. One
-    exception makes lists of children editable: an override ``children`` given
-    as a mapping (keyed by a child's entity name or its 0-based index) merges
-    into the matching children instead of replacing the list.
+    Mappings merge key by key; anything else (scalars, lists) replaces. Two
+    exceptions apply to an entity (the stream's root or a child: ``entity``):
+    an override ``children`` given as a mapping (keyed by a child's entity
+    name or its 0-based index) merges into the matching children instead of
+    replacing the list, and an override ``drop`` list is appended to the
+    entity's own, so a connection can drop more fields but never un-drops one
+    by accident (``drop: null`` removes the list, explicitly).
     """
     promote = isinstance(override, YDict) and isinstance(base, str | YList)
     if promote and not any(key in override for key in VALUE_SOURCES):
@@ -90,14 +93,32 @@ def merge(base: Any, override: Any) -> Any:
             result.key_origins.pop(key, None)
             continue
         if key in result:
-            if key == "children" and isinstance(result[key], YList) and isinstance(value, YDict):
+            if (
+                entity
+                and key == "children"
+                and isinstance(result[key], YList)
+                and isinstance(value, YDict)
+            ):
                 result[key] = merge_children(result[key], value)
+            elif entity and key == "drop" and isinstance(result[key], YList):
+                result[key] = _append(result[key], value)
             else:
-                result[key] = merge(result[key], value)
+                result[key] = merge(result[key], value, entity=False)
         else:
             result[key] = value
         result.key_origins[key] = override.origin_of(key)
     return result
+
+
+def _append(base: YList, override: Any) -> Any:
+    """``base`` followed by the items of the list ``override`` (anything else replaces)."""
+    if not isinstance(override, YList):
+        return override  # not a list: the checker reports it with the override's origin
+    joined = YList(override.origin, [*base, *override])
+    joined.item_origins = [base.origin_of(i) for i in range(len(base))] + [
+        override.origin_of(i) for i in range(len(override))
+    ]
+    return joined
 
 
 def merge_children(base: YList, override: YDict) -> YList:

@@ -21,7 +21,15 @@ from hub.yamlfile import YDict
 
 SUPPORTED_VERSIONS = (1,)
 FILE_KEYS = ("source", "version", "streams", "description")
-ROOT_KEYS = ("entity", "external_id", "updated_at", "fields", "children", "description")
+ROOT_KEYS = (
+    "entity",
+    "external_id",
+    "updated_at",
+    "fields",
+    "drop",
+    "children",
+    "description",
+)
 CHILD_KEYS = (
     "entity",
     "each",
@@ -30,6 +38,7 @@ CHILD_KEYS = (
     "parent_field",
     "updated_at",
     "fields",
+    "drop",
     "required",
     "merge",
     "description",
@@ -44,6 +53,7 @@ FIELD_KEYS = (
     "default",
     "ref",
     "required",
+    "keep_in_extra",
     "description",
 )
 ALTERNATIVE_KEYS = ("path", "value", "template", "convert", "args", "map", "unmapped", "default")
@@ -89,6 +99,8 @@ class ValueSpec:
     ref: tuple[str, str] | None = None
     required: bool = False
     sensitive: bool = False
+    #: read the paths but leave their values in ``extra`` (fields only)
+    keep_in_extra: bool = False
 
     def describe(self) -> str:
         """Where the value comes from, for error messages."""
@@ -130,6 +142,8 @@ class EntitySpec:
     #: "replace": the row is a version of the entity (the latest wins);
     #: "fill": a reference that creates the entity if missing and fills its empty columns.
     merge: Literal["replace", "fill"] = "replace"
+    #: paths removed from this row's ``extra`` without being placed (personal or bulky data)
+    drop: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

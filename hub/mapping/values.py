@@ -116,7 +116,7 @@ class ValueChecker:
             return None
         allowed: tuple[str, ...] = ALTERNATIVE_KEYS if kind == "alternative" else FIELD_KEYS
         if kind in ("external_id", "updated_at"):
-            allowed = tuple(k for k in FIELD_KEYS if k not in ("ref", "required"))
+            allowed = tuple(k for k in FIELD_KEYS if k not in ("ref", "required", "keep_in_extra"))
         self.unknown_keys(raw, where, allowed, "a value" if kind == "alternative" else "a field")
         sources = [k for k in VALUE_SOURCES if k in raw and k in allowed]
         if len(sources) != 1:
@@ -146,6 +146,7 @@ class ValueChecker:
             unmapped=unmapped,
             ref=self.ref(raw, where),
             required=self.flag(raw, "required", where),
+            keep_in_extra=self.keep_in_extra(raw, where, sources[0]),
             sensitive=any(s.sensitive for s in steps)
             or any(a.sensitive for a in spec.alternatives),
         )
@@ -477,6 +478,19 @@ class ValueChecker:
             self.problem(raw, "ref", [*where, "ref"], "ref source must be a connector name")
             return None
         return str(entity), source or ""
+
+    def keep_in_extra(self, raw: YDict, where: list[Any], source: str) -> bool:
+        """``keep_in_extra: true``: the field reads its paths but leaves them in ``extra``."""
+        keep = self.flag(raw, "keep_in_extra", where)
+        if keep and source == "value":
+            self.problem(
+                raw,
+                "keep_in_extra",
+                [*where, "keep_in_extra"],
+                "keep_in_extra needs a field that reads the record; a constant places nothing",
+                "remove keep_in_extra, or read a path: {path: landing_site, keep_in_extra: true}",
+            )
+        return keep
 
     def flag(self, raw: YDict, key: str, where: list[Any]) -> bool:
         value = raw.get(key, False)
