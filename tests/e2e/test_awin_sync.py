@@ -1,0 +1,85 @@
+"""`hub sync` of the Awin connector against the local Awin sandbox: counts and sums by status."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+from sqlalchemy import create_engine, text
+
+from connectors.awin.sandbox import AwinSandbox
+from tests.e2e.support import run_hub
+
+STATUS = {
+    "pending": "pending",
+    "approved": "approved",
+    "declined": "declined",
+    "deleted": "cancelled",
+}
+
+
+def write_config(directory: Path, awin: AwinSandbox) -> Path:
+    config = directory / "hub.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "database": "sqlite:///hub.db",
+                "tenants": {"alpenglueck": {"name": "Alpenglück"}},
+                "connections": {
+                    "awin": {
+                        "connector": "awin",
+                        "tenant": "alpenglueck",
+                        "config": {
+                            "api_token": awin.token,
+                            "account_type": "advertiser",
+                            "account_id": awin.account_id,
+                            "start_date": "2025-03-01",
+                            "timezone": "Europe/Berlin",
+                            "base_url": awin.url,
+                            "requests_per_minute": 60000,
+                        },
+                    }
+                },
+            }
+        )
+    )
+    return config
+
+
+def expected(awin: AwinSandbox, count: int) -> dict[tuple[str, str], tuple[int, Decimal, Decimal]]:
+    """(status, currency) -> (transactions, sale sum, commission sum), from the generator."""
+    sums: dict[tuple[str, str], list[object]] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    for index in range(count):
+        tx = awin.transaction(index)
+        entry = sums[(STATUS[tx["commissionStatus"]], tx["saleAmount"]["currency"])]
+        entry[0] = int(entry[0]) + 1  # type: ignore[call-overload]
+        entry[1] = Decimal(str(entry[1])) + Decimal(str(tx["saleAmount"]["amount"]))
+        entry[2] = Decimal(str(entry[2])) + Decimal(str(tx["commissionAmount"]["amount"]))
+    return {
+        key: (int(v[0]), Decimal(str(v[1])), Decimal(str(v[2])))  # type: ignore[call-overload]
+        for key, v in sums.items()
+    }
+
+
+def stored(database: Path) -> dict[tuple[str, str], tuple[int, Decimal, Decimal]]:
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as db:
+        rows = db.execute(
+            text("select status, currency, amount, commission_amount from conversion")
+        )
+        sums: dict[tuple[str, str], tuple[int, Decimal, Decimal]] = {}
+        for status, currency, amount, commission in rows:
+            n, sale, paid = sums.get((status, currency), (0, Decimal(0), Decimal(0)))
+            sums[(status, currency)] = (n + 1, sale + Decimal(amount), paid + Decimal(commission))
+    engine.dispose()
+    return sums
+
+
+def test_awin_sync_stores_every_transaction_with_exact_sums(tmp_path: Path) -> None:
+    with AwinSandbox(transactions=300) as awin:
+        config = write_config(tmp_path, awin)
+        result = run_hub(config, "sync")
+        assert "succeeded" in result.stdout and awin.token not in result.stdout + result.stderr
+        assert stored(tmp_path / "hub.db") == expected(awin, 300)
