@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
@@ -50,17 +49,17 @@ def write_config(directory: Path, awin: AwinSandbox) -> Path:
 
 def expected(awin: AwinSandbox, count: int) -> dict[tuple[str, str], tuple[int, Decimal, Decimal]]:
     """(status, currency) -> (transactions, sale sum, commission sum), from the generator."""
-    sums: dict[tuple[str, str], list[object]] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    sums: dict[tuple[str, str], tuple[int, Decimal, Decimal]] = {}
     for index in range(count):
         tx = awin.transaction(index)
-        entry = sums[(STATUS[tx["commissionStatus"]], tx["saleAmount"]["currency"])]
-        entry[0] = int(entry[0]) + 1  # type: ignore[call-overload]
-        entry[1] = Decimal(str(entry[1])) + Decimal(str(tx["saleAmount"]["amount"]))
-        entry[2] = Decimal(str(entry[2])) + Decimal(str(tx["commissionAmount"]["amount"]))
-    return {
-        key: (int(v[0]), Decimal(str(v[1])), Decimal(str(v[2])))  # type: ignore[call-overload]
-        for key, v in sums.items()
-    }
+        key = (STATUS[tx["commissionStatus"]], tx["saleAmount"]["currency"])
+        n, sale, paid = sums.get(key, (0, Decimal(0), Decimal(0)))
+        sums[key] = (
+            n + 1,
+            sale + Decimal(str(tx["saleAmount"]["amount"])),
+            paid + Decimal(str(tx["commissionAmount"]["amount"])),
+        )
+    return sums
 
 
 def stored(database: Path) -> dict[tuple[str, str], tuple[int, Decimal, Decimal]]:
