@@ -76,6 +76,25 @@ class Registry:
             ) from None
 
 
+def shipped_mapping(file_name: str) -> Path:
+    """A mapping file shipped in the ``mappings`` package data of this distribution.
+
+    ``mappings`` is a namespace package; ``importlib.resources.files`` cannot
+    open one on Python 3.11 when an editable install adds a path hook to its
+    ``__path__``, so the package's directories are searched directly.
+    """
+    import mappings
+
+    for entry in list(mappings.__path__):
+        candidate = Path(entry) / file_name
+        if candidate.is_file():
+            return candidate
+    raise PluginError(
+        f"the mapping file {file_name} is missing from the `mappings` package",
+        hint="reinstall partner-hub (the file is package data of the distribution)",
+    )
+
+
 _manager: pluggy.PluginManager | None = None
 _registry: Registry | None = None
 # plugin name -> (distribution name, version)

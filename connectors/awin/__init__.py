@@ -19,8 +19,9 @@ import httpx
 from pydantic import BaseModel
 
 from hub.connector import Connector, Message, Stream
-from hub.errors import FatalConnectorError, PluginError
+from hub.errors import FatalConnectorError
 from hub.hookspecs import hookimpl
+from hub.plugins import shipped_mapping
 
 from .client import AwinClient
 from .converters import CONVERTERS
@@ -143,16 +144,7 @@ class AwinConnector(Connector):
 
 def mapping_file() -> Path:
     """``mappings/awin.yaml``, wherever the ``mappings`` package data is installed."""
-    import mappings
-
-    for entry in list(mappings.__path__):
-        candidate = Path(entry) / MAPPING_NAME
-        if candidate.is_file():
-            return candidate
-    raise PluginError(
-        f"the Awin mapping file {MAPPING_NAME} is missing from the `mappings` package",
-        hint="reinstall partner-hub (the file is package data of the distribution)",
-    )
+    return shipped_mapping(MAPPING_NAME)
 
 
 @hookimpl

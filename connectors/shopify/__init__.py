@@ -19,8 +19,9 @@ import httpx
 from pydantic import BaseModel
 
 from hub.connector import Connector, Message, Stream
-from hub.errors import FatalConnectorError, PluginError
+from hub.errors import FatalConnectorError
 from hub.hookspecs import hookimpl
+from hub.plugins import shipped_mapping
 
 from .client import ShopifyClient
 from .converters import CONVERTERS
@@ -147,22 +148,8 @@ class ShopifyConnector(Connector):
 
 
 def mapping_file() -> Path:
-    """``mappings/shopify.yaml``, wherever the ``mappings`` package data is installed.
-
-    ``mappings`` is a namespace package; ``importlib.resources.files`` cannot
-    open one on Python 3.11 when an editable install adds a path hook to its
-    ``__path__``, so the package's directories are searched directly.
-    """
-    import mappings
-
-    for entry in list(mappings.__path__):
-        candidate = Path(entry) / MAPPING_NAME
-        if candidate.is_file():
-            return candidate
-    raise PluginError(
-        f"the Shopify mapping file {MAPPING_NAME} is missing from the `mappings` package",
-        hint="reinstall partner-hub (the file is package data of the distribution)",
-    )
+    """``mappings/shopify.yaml``, wherever the ``mappings`` package data is installed."""
+    return shipped_mapping(MAPPING_NAME)
 
 
 @hookimpl

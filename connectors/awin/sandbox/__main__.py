@@ -7,11 +7,10 @@ sync Awin transactions without credentials.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
+
+from hub.sandbox import LoopbackServer, serve_until_signal
 
 from .server import AwinSandbox
 
@@ -47,8 +46,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        sandbox = AwinSandbox(
+
+    def describe(sandbox: LoopbackServer) -> str:
+        return (
+            f"Awin sandbox serving {args.transactions} transactions of advertiser "
+            f"{args.account_id} at {sandbox.url}\n"
+            "hub.yaml connection config:\n"
+            f"  api_token: {args.token}\n"
+            "  account_type: advertiser\n"
+            f"  account_id: {args.account_id}\n"
+            f"  base_url: {sandbox.url}\n"
+            "  start_date: 2025-03-01\n"
+            "  timezone: Europe/Berlin"
+        )
+
+    return serve_until_signal(
+        lambda: AwinSandbox(
             args.transactions,
             token=args.token,
             account_id=args.account_id,
@@ -56,40 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             rate_limit_per_minute=args.rate_limit,
             inject_429_every=args.inject_429_every,
-        )
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot start the sandbox: {exc}", file=sys.stderr)
-        if isinstance(exc, OSError):
-            print("hint: choose another --port, or --port 0 for any free one", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    with sandbox:
-        print(
-            f"Awin sandbox serving {args.transactions} transactions of advertiser "
-            f"{args.account_id} at {sandbox.url}",
-            flush=True,
-        )
-        print(
-            "hub.yaml connection config:\n"
-            f"  api_token: {args.token}\n"
-            "  account_type: advertiser\n"
-            f"  account_id: {args.account_id}\n"
-            f"  base_url: {sandbox.url}\n"
-            "  start_date: 2025-03-01\n"
-            "  timezone: Europe/Berlin\n"
-            "Stop with Ctrl-C.",
-            flush=True,
-        )
-        while not stop.wait(0.5):
-            pass
-    print("Awin sandbox stopped.", flush=True)
-    return 0
+        ),
+        describe,
+        "Awin",
+    )
 
 
 if __name__ == "__main__":

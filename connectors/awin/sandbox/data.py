@@ -20,6 +20,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..settings import AWIN_TIMEZONES
+
 ADVERTISER_ID = 15880
 ADVERTISER_NAME = "Alpenglück Outdoor AT"
 PUBLISHER_ACCOUNT_ID = 300401
@@ -30,22 +32,8 @@ TRANSACTION_ID_BASE = 3050000000
 START = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp())
 #: mean spacing of transactions (300 transactions span about 50 days)
 SPACING = 4 * 3600
-#: timezone names apis.md 2.3 documents for ``timezone``
-TIMEZONES = (
-    "UTC",
-    "Europe/Berlin",
-    "Europe/Paris",
-    "Europe/London",
-    "Europe/Dublin",
-    "Canada/Eastern",
-    "Canada/Central",
-    "Canada/Mountain",
-    "Canada/Pacific",
-    "US/Eastern",
-    "US/Central",
-    "US/Mountain",
-    "US/Pacific",
-)
+#: timezone names apis.md 2.3 documents for ``timezone`` (the connector's list)
+TIMEZONES = AWIN_TIMEZONES
 PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
 
 

@@ -20,11 +20,13 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+
+from hub.sandbox import LoopbackServer
 
 from .conversions import BatchRefused, OrderBook
 from .data import (
@@ -86,7 +88,7 @@ def _bad(description: str) -> _Refused:
     return _Refused(400, "bad request", description)
 
 
-class AwinSandbox:
+class AwinSandbox(LoopbackServer):
     """A local fake Awin API on 127.0.0.1; a context manager (or :meth:`start`/:meth:`stop`)::
 
         with AwinSandbox(transactions=300, token="awin_sandbox", account_id=15880) as awin:
@@ -113,6 +115,8 @@ class AwinSandbox:
     refuses every Nth authorised request anyway. ``clock`` (monotonic seconds)
     lets tests drive the rate-limit window.
     """
+
+    thread_name = "awin-sandbox"
 
     def __init__(
         self,
@@ -160,40 +164,9 @@ class AwinSandbox:
         self._facts = [self.data.facts(i) for i in range(transactions)]
         default_now = START + transactions * SPACING + 2 * 86400
         self._now = int(now.timestamp()) if now is not None else default_now
-        self._server = _Server(("127.0.0.1", port), _handler(self))
-        self._thread: threading.Thread | None = None
+        self._listen(port, _handler(self))
 
     # ----------------------------------------------------------------------- lifecycle
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``: the connector's ``base_url``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> AwinSandbox:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="awin-sandbox",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> AwinSandbox:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # ----------------------------------------------------------------------- time and data
 
@@ -424,11 +397,6 @@ def _window(params: dict[str, list[str]], tz: str) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------- HTTP
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 def _handler(sandbox: AwinSandbox) -> type[BaseHTTPRequestHandler]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
+from hub.sandbox import LoopbackServer, serve_until_signal
+
+from .basics import SHOP_DOMAIN
 from .server import ShopifySandbox
 
 
@@ -51,8 +51,25 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        sandbox = ShopifySandbox(
+    # The process only serves: long-lived objects (the index, caches) need no collecting,
+    # and fewer young collections make pages noticeably cheaper to build.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+    shop = SHOP_DOMAIN.removesuffix(".myshopify.com")
+
+    def describe(sandbox: LoopbackServer) -> str:
+        return (
+            f"Shopify sandbox serving {args.orders} orders at {sandbox.url}\n"
+            "hub.yaml connection config:\n"
+            f"  shop: {shop}\n"
+            f"  access_token: {args.token}\n"
+            f"  base_url: {sandbox.url}\n"
+            "  start_date: 2024-01-01"
+        )
+
+    return serve_until_signal(
+        lambda: ShopifySandbox(
             orders=args.orders,
             token=args.token,
             seed=args.seed,
@@ -63,38 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             retry_after=args.retry_after,
             inject_429_every=args.inject_429_every,
             mutate_during_paging=args.mutate_during_paging,
-        )
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot start the sandbox: {exc}", file=sys.stderr)
-        if isinstance(exc, OSError):
-            print("hint: choose another --port, or --port 0 for any free one", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    # The process only serves: long-lived objects (the index, caches) need no collecting,
-    # and fewer young collections make pages noticeably cheaper to build.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-    with sandbox:
-        print(f"Shopify sandbox serving {args.orders} orders at {sandbox.url}", flush=True)
-        print(
-            "hub.yaml connection config:\n"
-            f"  shop: {sandbox.shop}\n"
-            f"  access_token: {args.token}\n"
-            f"  base_url: {sandbox.url}\n"
-            "  start_date: 2024-01-01\n"
-            "Stop with Ctrl-C.",
-            flush=True,
-        )
-        while not stop.wait(0.5):
-            pass
-    print("Shopify sandbox stopped.", flush=True)
-    return 0
+        ),
+        describe,
+        "Shopify",
+    )
 
 
 if __name__ == "__main__":

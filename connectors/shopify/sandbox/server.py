@@ -22,11 +22,13 @@ import traceback
 from array import array
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+
+from hub.sandbox import LoopbackServer
 
 from .basics import (
     CUSTOMER_ID_BASE,
@@ -101,7 +103,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> _Res
 _NOT_FOUND = _json(404, {"errors": "Not Found"})
 
 
-class ShopifySandbox:
+class ShopifySandbox(LoopbackServer):
     """A local fake Shopify shop on 127.0.0.1; a context manager (or :meth:`start`/:meth:`stop`)::
 
         with ShopifySandbox(orders=500, token="shpat_sandbox", seed=1) as shop:
@@ -124,6 +126,8 @@ class ShopifySandbox:
     page in a background thread while the client is busy with the current
     one (a real gain only when the client runs in another process).
     """
+
+    thread_name = "shopify-sandbox"
 
     def __init__(
         self,
@@ -166,47 +170,19 @@ class ShopifySandbox:
         self._products = self._index_products()
         self._prefetch = ThreadPoolExecutor(1, "sandbox-prefetch") if prefetch else None
         self._pages: dict[tuple[Any, ...], tuple[int, Future[tuple[_Response, list[int]]]]] = {}
-        self._server = _Server(("127.0.0.1", port), _handler(self))
-        self._thread: threading.Thread | None = None
+        self._listen(port, _handler(self))
 
     # ----------------------------------------------------------------------- lifecycle
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``: the connector's ``base_url``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def shop(self) -> str:
         """The shop's myshopify subdomain (the connector's ``shop`` setting)."""
         return SHOP_DOMAIN.removesuffix(".myshopify.com")
 
-    def start(self) -> ShopifySandbox:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="shopify-sandbox",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
+        super().stop()
         if self._prefetch is not None:
             self._prefetch.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> ShopifySandbox:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # ----------------------------------------------------------------------- data
 
@@ -555,11 +531,6 @@ def _body(body: bytes) -> Any:
         return orjson.loads(body or b"null")
     except orjson.JSONDecodeError:
         raise BadRequest("the request body is not JSON") from None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 def _handler(sandbox: ShopifySandbox) -> type[BaseHTTPRequestHandler]:
