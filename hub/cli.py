@@ -30,8 +30,9 @@ from hub.config import (
     load_config,
     resolve_connector_config,
 )
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, HubError, InputFileError
 from hub.history import count_quarantine, list_quarantine, list_runs
+from hub.mapping import load_mappings
 from hub.plugins import get_registry
 from hub.redaction import install_log_redaction, redact
 from hub.runner import Progress, RunResult, SyncRunner, open_connector, replay_quarantine
@@ -557,17 +558,19 @@ def validate() -> None:
         hub = load_config(path)
         registry = get_registry()
         problems = list(check_config(hub, registry))
-        runner = SyncRunner(hub, Store("sqlite://"), registry=registry)
         try:
+            mappings = load_mappings(hub.mappings)
+        except InputFileError as exc:  # every problem of every mapping file at once
+            problems.extend(exc.problems)
+        else:
             for settings in hub.connections.values():
                 for stream_name, override in settings.mapping_overrides.items():
-                    runner.mappings.compile(
-                        settings.connector, stream_name, override, origin=str(hub.path)
-                    )
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-        except HubError as exc:
-            _fail(str(exc))
+                    try:
+                        mappings.compile(
+                            settings.connector, stream_name, override, origin=str(hub.path)
+                        )
+                    except InputFileError as exc:
+                        problems.extend(exc.problems)
         if problems:
             raise ConfigError(problems)
         console.print(f"[green]ok[/]: {path} is valid ({len(hub.connections)} connection(s))")

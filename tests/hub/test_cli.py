@@ -132,3 +132,33 @@ def test_missing_config_file_says_how_to_point_at_one(
     monkeypatch.chdir(tmp_path)
     code, output = run(cli, "runs")
     assert code == 1 and "hub.yaml" in output and "--config" in output
+
+
+def test_validate_lists_config_and_mapping_problems_together(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    document = yaml.safe_load(config.read_text())
+    connection = document["connections"]["acme-orders"]
+    connection["config"]["streams"]["orders"]["page_size"] = "many"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    (tmp_path / "rest_orders.yaml").write_text(
+        (tmp_path / "rest_orders.yaml")
+        .read_text()
+        .replace("entity: conversion", "entity: convrsion")
+    )
+    code, output = run(cli, "--config", str(config), "validate")
+    assert code == 1 and "Traceback" not in output
+    assert "connections.acme-orders.config.streams.orders.page_size" in output
+    assert "convrsion" in output and "rest_orders.yaml" in output
+
+
+def test_validate_reports_a_bad_override(cli: CliRunner, tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    document = yaml.safe_load(config.read_text())
+    document["connections"]["acme-orders"]["mapping_overrides"] = {
+        "orders": {"fields": {"ammount": {"path": "total"}}}
+    }
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, output = run(cli, "--config", str(config), "validate")
+    assert code == 1 and "ammount" in output and "amount" in output

@@ -278,6 +278,6 @@ def test_a_hook_with_wrong_arguments_is_refused(runtime_plugins: Any) -> None:
 
 def test_shipped_mappings_are_found_and_a_missing_one_says_reinstall() -> None:
     assert plugins.shipped_mapping("shopify.yaml").is_file()
-    with pytest.raises(PluginError, match="no-such.yaml is missing") as info:
+    with pytest.raises(PluginError, match=r"no-such\.yaml is missing") as info:
         plugins.shipped_mapping("no-such.yaml")
     assert "reinstall partner-hub" in str(info.value)
