@@ -90,7 +90,8 @@ def _process_lock(connection: str, deadline: float) -> Iterator[None]:
     with _process_locks_guard:
         lock = _process_locks.setdefault(connection, threading.Lock())
     timeout = max(0.0, deadline - time.monotonic())
-    if not lock.acquire(timeout=timeout) if timeout else not lock.acquire(blocking=False):
+    acquired = lock.acquire(timeout=timeout) if timeout else lock.acquire(blocking=False)
+    if not acquired:
         raise _busy(connection)
     try:
         yield

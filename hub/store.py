@@ -73,6 +73,17 @@ class Store:
             ) from None
         self.url = parsed
         self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("postgresql", "sqlite"):
+            raise ConfigError(
+                [
+                    Problem(
+                        file="hub.yaml",
+                        location="database",
+                        message=f"the {self.dialect!r} database is not supported",
+                        hint="use sqlite:///hub.db or postgresql+psycopg://user@host/db",
+                    )
+                ]
+            )
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(parsed, echo=echo, future=True)
@@ -123,17 +134,6 @@ class Store:
         unique = latest_per_id(rows)
         table = self._tables[entity]
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        if self.dialect not in ("postgresql", "sqlite"):
-            raise ConfigError(
-                [
-                    Problem(
-                        file="hub.yaml",
-                        location="database",
-                        message=f"the {self.dialect!r} database is not supported",
-                        hint="use SQLite or PostgreSQL",
-                    )
-                ]
-            )
         statement = insert(table)
         excluded = statement.excluded
         if fill:

@@ -178,3 +178,8 @@ def test_rows_without_links_keep_their_new_extra_as_is(store: Store) -> None:
         store.upsert(db, "conversion", [row])
         store.upsert(db, "conversion", [again])
     assert fetch(store)[0]["extra"] == {"b": [1, "ü"]}
+
+
+def test_an_unsupported_database_is_refused_when_the_store_opens() -> None:
+    with pytest.raises(ConfigError, match="'mysql' database is not supported"):
+        Store("mysql://user@127.0.0.1/hub")
