@@ -416,17 +416,35 @@ def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
     ] = False,
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Push the rows of this .csv, .json or .jsonl file (decisions, for example) "
+            "instead of the stored ones.",
+        ),
+    ] = None,
 ) -> None:
-    """Push the stored rows of a connection's tenant out through a destination."""
+    """Push the stored rows of a connection's tenant (or an --input file) out through a destination.
+
+    The destination's config is the connection's `config:` block, plus the
+    connection's `push.<destination>:` block where one is given.
+    """
+    from hub.rowfile import read_rows
+
     with _errors():
         hub = _config()
         settings = hub.connection(connection)
         destination_class = get_registry().destination(destination)
-        config = resolve_connector_config(hub, connection, destination_class.config_model)
+        config = resolve_connector_config(
+            hub, connection, destination_class.config_model, destination=destination
+        )
+        rows = read_rows(input_file) if input_file is not None else None
         store = _store(hub)
         target = destination_class(config)
         try:
-            result = target.push(store, tenant=settings.tenant, dry_run=dry_run)
+            result = target.push(store, tenant=settings.tenant, dry_run=dry_run, rows=rows)
         finally:
             target.close()
             store.dispose()

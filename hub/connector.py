@@ -147,12 +147,23 @@ class Destination(ABC):
     def write(self, rows: Iterable[Mapping[str, Any]], *, dry_run: bool = False) -> WriteResult:
         """Push ``rows`` out idempotently; with ``dry_run`` only plan and report."""
 
-    def push(self, store: Store, *, tenant: str, dry_run: bool = False) -> WriteResult:
+    def push(
+        self,
+        store: Store,
+        *,
+        tenant: str,
+        dry_run: bool = False,
+        rows: Iterable[Mapping[str, Any]] | None = None,
+    ) -> WriteResult:
         """Write the stored ``entity`` rows of ``tenant`` (what ``hub push`` runs).
 
-        Override to choose rows more narrowly or to record what was created
-        back on the rows (``Store.record_links``).
+        ``rows`` are the rows of ``hub push --input FILE`` (:mod:`hub.rowfile`),
+        written instead of the stored ones. Override to choose rows more
+        narrowly or to record what was created back on the rows
+        (``Store.record_links``).
         """
+        if rows is not None:
+            return self.write(rows, dry_run=dry_run)
         table = store.table(self.entity)
         query = select(table).where(table.c.tenant == tenant).order_by(table.c.id)
         with store.transaction() as connection:

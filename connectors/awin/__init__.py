@@ -154,6 +154,16 @@ def hub_register_connectors(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookimpl
+def hub_register_destinations(register: Callable[[type[Any]], None]) -> None:
+    """``awin-validations`` (approve/decline/amend) and ``awin-conversions`` (S2S orders)."""
+    from .conversion_api import AwinConversionDestination
+    from .validations import AwinValidationDestination
+
+    register(AwinValidationDestination)
+    register(AwinConversionDestination)
+
+
+@hookimpl
 def hub_register_mappings(register: Callable[[Path], None]) -> None:
     """``mappings/awin.yaml``: transactions -> conversion (+ items, partner, offers)."""
     register(mapping_file())

@@ -320,9 +320,16 @@ class ShopifyDiscountDestination(Destination):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._shop_currency: str | None = None
 
-    def push(self, store: Store, *, tenant: str, dry_run: bool = False) -> DiscountWriteResult:
-        """``hub push``: the tenant's voucher and co-op offers, ids recorded back on them."""
-        return push_offers(store, self, tenant=tenant, dry_run=dry_run)
+    def push(
+        self,
+        store: Store,
+        *,
+        tenant: str,
+        dry_run: bool = False,
+        rows: Iterable[Mapping[str, Any]] | None = None,
+    ) -> DiscountWriteResult:
+        """``hub push``: the tenant's voucher and co-op offers (or ``rows``), ids recorded back."""
+        return push_offers(store, self, tenant=tenant, dry_run=dry_run, rows=rows)
 
     def check(self) -> None:
         """Read one price rule: proves the token, the shop and the price-rules scope."""
@@ -559,9 +566,15 @@ def push_offers(
     *,
     tenant: str | None = None,
     dry_run: bool = False,
+    rows: Iterable[Mapping[str, Any]] | None = None,
 ) -> DiscountWriteResult:
-    """Write the stored offers to the shop and, unless dry, record the ids on them."""
-    result = destination.write(load_offers(store, tenant=tenant), dry_run=dry_run)
+    """Write the stored offers (or ``rows``) to the shop and, unless dry, record the ids.
+
+    Ids are recorded only on offers the store holds; offers given as ``rows``
+    that are not stored are written all the same.
+    """
+    offers = load_offers(store, tenant=tenant) if rows is None else rows
+    result = destination.write(offers, dry_run=dry_run)
     if not dry_run:
         record_shopify_ids(store, result.links)
     return result

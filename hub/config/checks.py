@@ -8,7 +8,7 @@ each ``config:`` block valid for its connector.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import PydanticCustomError
@@ -132,6 +132,33 @@ def check_config(hub: HubConfig, registry: Registry) -> list[Problem]:
                     )
         try:
             resolve_connector_config(hub, name, connector.spec())
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        problems.extend(_push_problems(hub, name, registry, problem))
+    # a destination's model usually extends its connector's: its config: errors come twice
+    return list({str(p): p for p in problems}.values())
+
+
+def _push_problems(
+    hub: HubConfig, name: str, registry: Registry, problem: Callable[[Loc, str, str], Problem]
+) -> list[Problem]:
+    """The connection's ``push:`` blocks: each names an installed destination and fits it."""
+    problems: list[Problem] = []
+    destinations = sorted(registry.destinations)
+    for destination in hub.connections[name].push:
+        if destination not in registry.destinations:
+            listing = ", ".join(destinations) if destinations else "(none installed)"
+            problems.append(
+                problem(
+                    ("push", destination),
+                    f"no installed destination is called {destination!r}",
+                    f"{did_you_mean(destination, destinations)}installed: {listing}",
+                )
+            )
+            continue
+        model = registry.destinations[destination].obj.spec()
+        try:
+            resolve_connector_config(hub, name, model, destination=destination)
         except ConfigError as exc:
             problems.extend(exc.problems)
     return problems

@@ -129,37 +129,58 @@ def _secret_values(model: type[BaseModel], data: Any) -> Iterator[Any]:
             yield from _secret_values(nested, data[key])
 
 
-def resolve_connector_config(hub: HubConfig, name: str, model: type[BaseModel]) -> BaseModel:
+def resolve_connector_config(
+    hub: HubConfig, name: str, model: type[BaseModel], *, destination: str | None = None
+) -> BaseModel:
     """The connection's ``config:`` block with ``${ENV}`` expanded, validated by ``model``.
 
-    Every substituted environment value and every secret field is registered
-    with :func:`hub.redaction.register_secret` first, so no error, log line or
-    run record shows it. Problems name the field, its line and the fix.
+    With ``destination``, the connection's ``push.<destination>:`` block (if
+    any) is laid over ``config:`` key by key first: settings only that
+    destination needs. Every substituted environment value and every secret
+    field is registered with :func:`hub.redaction.register_secret` first, so
+    no error, log line or run record shows it. Problems name the field, its
+    line (in whichever block set it) and the fix.
     """
     connection = hub.connection(name)
-    state = _Substitution(str(hub.path), hub._document, ("connections", name, "config"))
+    base = ("connections", name, "config")
+    state = _Substitution(str(hub.path), hub._document, base)
     data = _substitute(connection.config, (), state)
-    for value in state.used:
-        register_secret(value)
+    layers = [(state, data)]
+    if destination is not None and destination in connection.push:
+        extra = _Substitution(
+            str(hub.path), hub._document, ("connections", name, "push", destination)
+        )
+        layers.append((extra, _substitute(connection.push[destination], (), extra)))
+        data = {**data, **layers[-1][1]}
+    problems = [problem for layer, _ in layers for problem in layer.problems]
+    for layer, _ in layers:
+        for value in layer.used:
+            register_secret(value)
     for value in _secret_values(model, data):
         if isinstance(value, str):
             register_secret(value)
-    problems = state.problems
     try:
         resolved = model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(
-            problems_from_validation(
-                exc,
-                file=state.file,
-                data=data,
-                model=model,
-                document=state.document,
-                prefix=state.prefix,
-                hide_inputs=state.substituted,
-                skip=state.failed,  # a missing variable's field: its error would only repeat it
+        for n, (layer, own) in enumerate(layers):
+            # Each error is reported once, at the block that set its field (else at config:).
+            later = {key for _, block in layers[n + 1 :] for key in block}
+            others = [(key,) for key in data if key not in own or key in later]
+            if n:  # fields set nowhere (missing ones) belong to config:
+                others += [(key,) for key in model.model_fields if key not in own]
+            problems.extend(
+                problems_from_validation(
+                    exc,
+                    file=layer.file,
+                    data=data,
+                    model=model,
+                    document=layer.document,
+                    prefix=layer.prefix,
+                    hide_inputs=[*layers[0][0].substituted, *layer.substituted],
+                    # a missing variable's field: its error would only repeat it
+                    skip=[*layer.failed, *others],
+                )
             )
-        )
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)

@@ -106,6 +106,11 @@ class ConnectionConfig(BaseModel):
     quarantine: QuarantinePolicy | None = Field(
         default=None, description="Overrides the top-level quarantine policy, key by key."
     )
+    push: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per destination (`hub push <destination> -c <this connection>`), settings "
+        "added to `config:` for that destination only, e.g. a separate API key.",
+    )
 
     @field_validator("schedule")
     @classmethod

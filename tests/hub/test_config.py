@@ -861,3 +861,101 @@ def test_connection_config_model_rejects_streams_edge_cases() -> None:
         ConnectionConfig(connector="x", tenant="a", streams=["orders", "orders"])
     with pytest.raises(ValueError, match="would sync nothing"):
         ConnectionConfig(connector="x", tenant="a", streams=[])
+
+
+# ------------------------------------------------------------- push blocks (destinations)
+
+
+class DiscountSettings(ShopSettings):
+    """A destination's settings: the source's plus its own."""
+
+    usage_limit: int | None = None
+    api_key: SecretStr
+
+
+PUSH = """\
+tenants: {acme: {}}
+connections:
+  acme-shop:
+    connector: fakeshop
+    tenant: acme
+    config:
+      shop: acme
+      access_token: inline-token-1234
+      base_url: http://127.0.0.1:9
+    push:
+      discounts:
+        usage_limit: ${LIMIT}
+        api_key: ${PUSH_KEY}
+        base_url: http://127.0.0.1:10
+"""
+
+
+def test_a_push_block_is_laid_over_config_for_its_destination_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIMIT", "5")
+    monkeypatch.setenv("PUSH_KEY", "push-key-abcdef")
+    hub = load_config(write(tmp_path, PUSH))
+
+    settings = resolve_connector_config(hub, "acme-shop", DiscountSettings, destination="discounts")
+    assert isinstance(settings, DiscountSettings)
+    assert (settings.shop, settings.usage_limit, settings.base_url) == (
+        "acme",
+        5,
+        "http://127.0.0.1:10",
+    )
+    assert settings.api_key.get_secret_value() == "push-key-abcdef"
+    assert "push-key-abcdef" in redaction.registered_secrets()
+    source = resolve_connector_config(hub, "acme-shop", ShopSettings)
+    assert isinstance(source, ShopSettings) and source.base_url == "http://127.0.0.1:9"
+    # another destination gets config: alone
+    with pytest.raises(ConfigError) as caught:
+        resolve_connector_config(hub, "acme-shop", DiscountSettings, destination="other")
+    missing = at(caught.value.problems, "connections.acme-shop.config.api_key")
+    assert missing.message == "required key 'api_key' is missing"
+
+
+def test_push_block_problems_point_at_the_block_that_set_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIMIT", "many")
+    monkeypatch.delenv("PUSH_KEY", raising=False)
+    text = PUSH.replace("shop: acme", "shop: a c m e")
+    hub = load_config(write(tmp_path, text))
+    with pytest.raises(ConfigError) as caught:
+        resolve_connector_config(hub, "acme-shop", DiscountSettings, destination="discounts")
+    problems = caught.value.problems
+    assert at(problems, "connections.acme-shop.config.shop").line == 7
+    limit = at(problems, "connections.acme-shop.push.discounts.usage_limit")
+    assert limit.line == 12 and "many" not in str(limit)  # an environment value is not echoed
+    key = at(problems, "connections.acme-shop.push.discounts.api_key")
+    assert key.message == "environment variable PUSH_KEY is not set"
+    assert len(problems) == 3
+
+
+def test_check_config_checks_push_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.connector import Destination, WriteResult
+
+    class Discounts(Destination):
+        name = "discounts"
+        config_model = DiscountSettings
+        entity = "offer"
+
+        def check(self) -> None:
+            return None
+
+        def write(self, rows: Any, *, dry_run: bool = False) -> WriteResult:
+            return WriteResult()
+
+    monkeypatch.setenv("LIMIT", "5")
+    monkeypatch.delenv("PUSH_KEY", raising=False)
+    text = PUSH + "      discuonts: {}\n"
+    registry = make_registry(FakeShop)
+    registry.destinations["discounts"] = Registered("discounts", Discounts, "tests", "tests", "0")
+    problems = check_config(load_config(write(tmp_path, text)), registry)
+    assert [p.location for p in problems] == [
+        "connections.acme-shop.push.discounts.api_key",
+        "connections.acme-shop.push.discuonts",
+    ]
+    assert "did you mean 'discounts'" in str(problems[1])
