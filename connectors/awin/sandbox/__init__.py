@@ -4,7 +4,10 @@
 127.0.0.1 and prints the hub.yaml block to sync it; in Python,
 ``with AwinSandbox(transactions=300, token=..., seed=1) as awin: awin.url``.
 ``AwinData(seed).transaction(i, now=...)`` is transaction ``i`` exactly as
-served, for computing what a sync must produce. docs/decisions/0010-awin-sandbox.md
+served, for computing what a sync must produce. ``AwinSandbox(start=...)``
+anchors the data in time and ``AwinSandbox.anchored_now()`` puts its "now" at
+the real clock's; ``POST .../transactions/batch`` validates transactions
+(:mod:`.validations`), recorded in ``sandbox.validations``. docs/decisions/0010-awin-sandbox.md
 lists what it imitates and how faithfully.
 """
 

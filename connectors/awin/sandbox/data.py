@@ -1,10 +1,17 @@
 """Deterministic Awin data: transactions, publishers, programmes and commission groups.
 
-Every transaction is a pure function of ``(seed, index)`` and of the sandbox's
-"now": :meth:`AwinData.facts` gives the instants and the fate (the status it
-ends in and when), :meth:`AwinData.transaction` the full JSON object of
-apis.md 2.4 as the API would serve it at that "now", in a requested time zone.
-Tests compute their expectations from these functions, never from the server.
+Every transaction is a pure function of ``(seed, start, index)``, of the
+sandbox's "now" and of the advertiser's :class:`Decision` on it, if any:
+:meth:`AwinData.facts` gives the instants and the fate (the status it ends in
+and when), :meth:`AwinData.transaction` the full JSON object of apis.md 2.4 as
+the API would serve it at that "now", in a requested time zone. Tests compute
+their expectations from these functions, never from the server.
+
+``start`` anchors the data in time (the first transaction's instant, default
+:data:`START`); another start shifts every instant by the same amount and
+leaves everything else as it is, so a sandbox can live around the real clock.
+Decisions (approve, decline, amend: :mod:`.validations`) replace a
+transaction's generated fate; they are the only state besides "now".
 
 Money is kept in integer cents and rendered as JSON numbers (``cents / 100``),
 so ``125.0`` and ``97.5`` occur as the reference says, and the parts of a
@@ -14,6 +21,7 @@ transaction add up to its totals exactly in cents.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -28,7 +36,8 @@ PUBLISHER_ACCOUNT_ID = 300401
 USER_ID = 1234
 CURRENCY = "EUR"
 TRANSACTION_ID_BASE = 3050000000
-#: the first transaction's instant; March 2025 holds both the US and the EU switch to summer time
+#: the default first transaction's instant; March 2025 holds both the US and the EU switch
+#: to summer time (``AwinData(start=...)`` chooses another)
 START = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp())
 #: mean spacing of transactions (300 transactions span about 50 days)
 SPACING = 4 * 3600
@@ -157,6 +166,28 @@ _CLICKREF_VALUES = (
 
 
 @dataclass(frozen=True)
+class Decision:
+    """What the advertiser decided about one transaction through the validation batch API.
+
+    A decision replaces the transaction's generated fate for good: it is
+    ``status`` from ``validated_at`` on (``pending`` and ``None`` when it was
+    only amended), and carries the amended parts from ``amended_at`` on.
+    Amounts are integer cents by commission group code.
+    """
+
+    #: approved, declined, or pending (amended without approval)
+    status: str
+    validated_at: int | None = None
+    decline_reason: str | None = None
+    #: the parts after the latest amendment, ``(group code, cents)`` (None: never amended)
+    parts: tuple[tuple[str, int], ...] | None = None
+    #: the parts just before the latest amendment (``oldSaleAmount``, ``oldCommissionAmount``)
+    old_parts: tuple[tuple[str, int], ...] | None = None
+    amended_at: int | None = None
+    amend_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Facts:
     """What filtering needs of transaction ``index``: instants (epoch seconds, UTC) and fate."""
 
@@ -168,8 +199,10 @@ class Facts:
     final_status: str
     #: when the advertiser approves or declines it (None: stays pending)
     validated_at: int | None
-    #: when its amounts were amended (None: never); amendments happen on approval
+    #: when its amounts were amended (None: never); generated amendments happen on approval
     amended_at: int | None
+    #: True: the advertiser decided it (a :class:`Decision`), the generated fate no longer applies
+    decided: bool = False
 
     def status(self, now: int) -> str:
         """``commissionStatus`` as seen at ``now``."""
@@ -201,21 +234,70 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-class AwinData:
-    """The sandbox's data for ``seed``: pure functions, nothing stored but small caches."""
+def anchor(start: datetime | None) -> int:
+    """The epoch second of a ``start`` datetime, floored to the whole minute (None: :data:`START`).
 
-    def __init__(self, seed: int = 1, advertiser_id: int = ADVERTISER_ID) -> None:
+    Whole minutes keep every generated instant on a minute, as in Awin's examples.
+    """
+    if start is None:
+        return START
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError(
+            "start must be timezone-aware (UTC), e.g. datetime(2025, 3, 1, tzinfo=UTC)"
+        )
+    return int(start.timestamp()) // 60 * 60
+
+
+class AwinData:
+    """The sandbox's data for ``seed``: pure functions of their arguments and of ``decisions``.
+
+    ``start`` is the first transaction's instant (default 2025-03-01 UTC,
+    floored to the minute); ``decisions`` maps a transaction index to the
+    advertiser's :class:`Decision`, which the sandbox adds to as validation
+    batches arrive (the mapping is read, never written, here).
+    """
+
+    def __init__(
+        self,
+        seed: int = 1,
+        advertiser_id: int = ADVERTISER_ID,
+        *,
+        start: datetime | None = None,
+        decisions: Mapping[int, Decision] | None = None,
+    ) -> None:
         self.seed = seed
         #: the advertiser (programme) every transaction belongs to
         self.advertiser_id = advertiser_id
+        #: the first transaction's instant, epoch seconds (UTC)
+        self.start = anchor(start)
+        #: the advertiser's decisions by transaction index (empty: every fate as generated)
+        self.decisions: Mapping[int, Decision] = decisions if decisions is not None else {}
 
     # ------------------------------------------------------------------ facts
 
     def facts(self, index: int) -> Facts:
-        """Instants, publisher and fate of transaction ``index``."""
+        """Instants, publisher and fate of transaction ``index`` (its decision, if any, wins)."""
+        f = self.generated_facts(index)
+        decision = self.decisions.get(index)
+        if decision is None:
+            return f
+        return Facts(
+            f.index,
+            f.id,
+            f.publisher,
+            f.transaction_at,
+            decision.status,
+            decision.validated_at,
+            decision.amended_at,
+            decided=True,
+        )
+
+    def generated_facts(self, index: int) -> Facts:
+        """The facts of transaction ``index`` as generated, whatever the advertiser decided."""
         r = rng(self.seed, index, "facts")
-        at = START + index * SPACING + r.randrange(-SPACING // 2, SPACING // 2) // 60 * 60
-        at = max(START, at)
+        start = self.start
+        at = start + index * SPACING + r.randrange(-SPACING // 2, SPACING // 2) // 60 * 60
+        at = max(start, at)
         publisher = r.choices(PUBLISHERS, _PUBLISHER_WEIGHTS)[0]
         fate = r.random()
         validated_at: int | None = at + r.randrange(2 * 86400, 45 * 86400) // 60 * 60
@@ -247,6 +329,8 @@ class AwinData:
 
         ``view`` is ``advertiser`` or ``publisher`` (the publisher view carries
         no ``networkFee`` amount); ``basket`` is the request's ``showBasketProducts``.
+        A decided transaction is served with its decision from the decision's
+        instants on (``now`` before them shows it pending and unamended).
         """
         f = self.facts(index)
         z = zone(tz)
@@ -287,17 +371,34 @@ class AwinData:
         if acquisition == "NEW" and "DEFAULT" in tracked and r.random() < 0.5:
             tracked["NEU"] = tracked.pop("DEFAULT")
 
-        amended = f.amended(now)
+        decision = self.decisions.get(index)
         current = dict(tracked)
+        previous = tracked
         reason = None
-        if amended:
-            reason = r.choice(_AMEND_REASONS)
-            # the amendment takes the smallest part out, or halves a single part
-            if len(current) > 1:
-                current[min(current, key=lambda c: current[c])] = 0
-            else:
-                only = next(iter(current))
-                current[only] = current[only] // 2
+        if decision is None:
+            amended = f.amended(now)
+            if amended:
+                # the reasons have their own stream: drawing them from ``r`` would change
+                # every later field (orderRef ...) at the moment the status changes
+                reason = rng(self.seed, index, "amend-reason").choice(_AMEND_REASONS)
+                # the amendment takes the smallest part out, or halves a single part
+                if len(current) > 1:
+                    current[min(current, key=lambda c: current[c])] = 0
+                else:
+                    only = next(iter(current))
+                    current[only] = current[only] // 2
+        else:
+            # Decided while pending: no draw for a generated reason, so every other field
+            # stays exactly as it was served before the decision (orderRef above all).
+            amended = (
+                decision.parts is not None
+                and decision.amended_at is not None
+                and decision.amended_at <= now
+            )
+            if amended and decision.parts is not None:
+                current = dict(decision.parts)
+                previous = dict(decision.old_parts or decision.parts)
+                reason = decision.amend_reason
         parts = []
         for code, amount in current.items():
             group = _GROUP[code]
@@ -310,19 +411,23 @@ class AwinData:
                     "advertiserCost": None,
                     "commissionGroupCode": group.code,
                     "commissionGroupName": group.name,
+                    # [B] a group an amendment added was never tracked: no tracked part
                     "trackedParts": [
                         {
                             "code": group.code,
                             "amount": cents(round(tracked[code] * rate)),
                             "currency": tracked_currency,
                         }
-                    ],
+                    ]
+                    if code in tracked
+                    else [],
                 }
             )
         sale = sum(current.values())
         commission = sum(_commission(_GROUP[c], a) for c, a in current.items())
-        old_sale = sum(tracked.values())
-        old_commission = sum(_commission(_GROUP[c], a) for c, a in tracked.items())
+        old_sale = sum(previous.values())
+        old_commission = sum(_commission(_GROUP[c], a) for c, a in previous.items())
+        tracked_sale = sum(tracked.values())
 
         status = f.status(now)
         lapse = r.choice((r.randrange(30, 3600), r.randrange(3600, 30 * 86400)))
@@ -356,7 +461,13 @@ class AwinData:
                 else None
             ),
             "type": "Commission group transaction",
-            "declineReason": r.choice(_DECLINE_REASONS) if status == DECLINED else None,
+            "declineReason": (
+                None
+                if status != DECLINED
+                else rng(self.seed, index, "decline-reason").choice(_DECLINE_REASONS)
+                if decision is None
+                else decision.decline_reason
+            ),
             "voucherCodeUsed": voucher is not None,
             "voucherCode": voucher,
             "lapseTime": lapse,
@@ -378,13 +489,13 @@ class AwinData:
             "paymentId": 700000 + (f.validated_at or 0) // (30 * 86400) if paid else 0,
             "transactionQueryId": 0 if r.random() < 0.95 else 510000 + index,
             "trackedCurrencyAmount": (
-                {"amount": cents(round(old_sale * rate)), "currency": tracked_currency}
+                {"amount": cents(round(tracked_sale * rate)), "currency": tracked_currency}
                 if tracked_currency != CURRENCY
                 else None
             ),
             # [B] "original amount before a currency or other adjustment": set on amendments
             "originalSaleAmount": (
-                {"amount": cents(old_sale), "currency": CURRENCY} if amended else None
+                {"amount": cents(tracked_sale), "currency": CURRENCY} if amended else None
             ),
             "advertiserCost": {"amount": None, "currency": None},
             "networkFee": (
@@ -398,6 +509,16 @@ class AwinData:
                 else None
             ),
         }
+
+
+def find_group(code: str) -> CommissionGroup | None:
+    """The sandbox advertiser's commission group ``code`` (None: no such group)."""
+    return _GROUP.get(code)
+
+
+def part_commission(code: str, amount: int) -> int:
+    """Commission in cents of ``amount`` cents in group ``code`` (the group's rate, as served)."""
+    return _commission(_GROUP[code], amount)
 
 
 def _commission(group: CommissionGroup, amount: int) -> int:

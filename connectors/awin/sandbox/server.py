@@ -4,9 +4,11 @@ What a client sees is what Awin does: a bearer token (header or
 ``accessToken`` query parameter) or 401 with Awin's observed body; 403 for an
 account the token's user cannot reach; transaction lists as a bare, unsorted
 JSON array for a window of at most 31 days, filtered by ``dateType`` and
-rendered in the requested ``timezone``; and, when switched on, Awin's limit
-of 20 calls a minute per user, answered with a 429 that carries no
-``Retry-After`` and no body (nothing is documented for either).
+rendered in the requested ``timezone``; the asynchronous validation batch
+(``POST .../transactions/batch``, then ``GET .../transactions/jobs/{id}``,
+:mod:`.validations`); and, when switched on, Awin's limit of 20 calls a
+minute per user, answered with a 429 that carries no ``Retry-After`` and no
+body (nothing is documented for either).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from .data import (
     PUBLISHER_ACCOUNT_ID,
     PUBLISHERS,
     SPACING,
-    START,
     TIMEZONES,
     AwinData,
     Facts,
@@ -45,6 +46,8 @@ from .data import (
     publishers_json,
     zone,
 )
+from .validations import OUTPUTS, Validations
+from .validations import BatchRefused as ValidationRefused
 
 UNAUTHORIZED = {
     "error": "unauthorized",
@@ -56,6 +59,10 @@ MAX_WINDOW = timedelta(days=31)
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _PATH = re.compile(r"^/(advertisers|publishers)/(\d+)/([a-z]+)(/?)$")
 _S2S = re.compile(r"^/s2s/advertiser/(\d+)/orders$")
+_BATCH = re.compile(r"^/advertisers/(\d+)/transactions/batch$")
+_JOB = re.compile(r"^/advertisers/(\d+)/transactions/jobs/([^/]+)$")
+#: the sandbox's "now" is this long after the last transaction's nominal instant
+_SETTLE = 2 * 86400
 
 
 class SandboxRequest(NamedTuple):
@@ -101,9 +108,17 @@ class AwinSandbox(LoopbackServer):
 
     Statuses change over time: each transaction is pending until its
     validation instant, then approved or declined (some stay pending; some
-    approvals amend the amounts). The sandbox's "now" starts two days after
-    the last transaction (or at ``now``); :meth:`advance` moves it on, so a
-    client's lookback re-read sees the new states.
+    approvals amend the amounts). The first transaction is at ``start``
+    (default 2025-03-01 UTC, floored to the minute); the sandbox's "now"
+    starts two days after the last one (or at ``now``); :meth:`advance` moves
+    it on, so a client's lookback re-read sees the new states.
+    :meth:`anchored_now` builds a sandbox whose "now" is the real clock's, for
+    a connector run in another process that computes its windows from it.
+
+    ``POST /advertisers/{account_id}/transactions/batch`` approves, declines
+    and amends pending transactions (:mod:`.validations`): the decisions are
+    applied at once, stamped with "now", survive :meth:`advance`, and are
+    kept with their jobs in :attr:`validations`.
 
     ``POST /s2s/advertiser/{account_id}/orders`` (the Conversion API, header
     ``x-api-key: s2s_api_key``) checks orders and keeps the good ones in
@@ -131,6 +146,7 @@ class AwinSandbox(LoopbackServer):
         rate_limit_per_minute: int | None = None,
         inject_429_every: int | None = None,
         now: datetime | None = None,
+        start: datetime | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if transactions < 0:
@@ -151,22 +167,41 @@ class AwinSandbox(LoopbackServer):
         self.s2s_api_key = s2s_api_key
         #: orders received by the Conversion API (``POST /s2s/advertiser/{id}/orders``)
         self.conversions = OrderBook()
+        self._lock = threading.RLock()
+        #: the validation batches received (jobs, operations) and the decisions they made
+        self.validations = Validations(self._lock)
         self.account_id = account_id
         self.publisher_id = publisher_id
-        self.data = AwinData(seed, account_id)
+        self.data = AwinData(seed, account_id, start=start, decisions=self.validations.decisions)
         self.rate_limit_per_minute = rate_limit_per_minute
         self.inject_429_every = inject_429_every
         self.requests: list[SandboxRequest] = []
         self._clock = clock
         self._admitted: deque[float] = deque()
         self._authorised = 0
-        self._lock = threading.RLock()
         self._facts = [self.data.facts(i) for i in range(transactions)]
-        default_now = START + transactions * SPACING + 2 * 86400
+        default_now = self.data.start + transactions * SPACING + _SETTLE
         self._now = int(now.timestamp()) if now is not None else default_now
         self._listen(port, _handler(self))
 
-    # ----------------------------------------------------------------------- lifecycle
+    @classmethod
+    def anchored_now(
+        cls, transactions: int = 300, *, ago: timedelta = timedelta(0), **options: Any
+    ) -> AwinSandbox:
+        """A sandbox whose "now" is the real clock's now minus ``ago``, its data just before.
+
+        The transactions are spread over the ``transactions * 4 h`` before
+        "now" (less two days), exactly as the default data is before its own
+        "now", so a connector run by ``hub sync`` in another process, whose
+        windows end at the real now, reads them all. With ``ago``, statuses
+        can be made to change later: ``advance(...)`` by up to ``ago`` keeps
+        "now" at or before the real clock. ``options`` are the constructor's.
+        """
+        if ago < timedelta(0):
+            raise ValueError("ago must be >= 0: the sandbox's now cannot be in the future")
+        now = datetime.now(UTC) - ago
+        start = now - timedelta(seconds=transactions * SPACING + _SETTLE)
+        return cls(transactions, start=start, now=now, **options)
 
     # ----------------------------------------------------------------------- time and data
 
@@ -183,15 +218,22 @@ class AwinSandbox(LoopbackServer):
             self._now += int(timedelta(days=days, hours=hours).total_seconds())
             return self.now
 
+    @property
+    def anchor(self) -> datetime:
+        """The data's ``start`` (UTC, floored to the minute): no transaction is earlier."""
+        return datetime.fromtimestamp(self.data.start, UTC)
+
     def facts(self) -> list[Facts]:
-        """The facts of every transaction served (index order)."""
-        return list(self._facts)
+        """The facts of every transaction served (index order), with the advertiser's decisions."""
+        with self._lock:
+            return list(self._facts)
 
     def transaction(
         self, index: int, *, tz: str = "UTC", view: str = "advertiser", basket: bool = False
     ) -> dict[str, Any]:
         """Transaction ``index`` as the sandbox serves it now."""
-        return self.data.transaction(index, now=self._now, tz=tz, view=view, basket=basket)
+        with self._lock:
+            return self.data.transaction(index, now=self._now, tz=tz, view=view, basket=basket)
 
     # ----------------------------------------------------------------------- requests
 
@@ -211,11 +253,56 @@ class AwinSandbox(LoopbackServer):
         if not self._admit():
             return _Response(429, b"")  # no body and no Retry-After are documented
         try:
+            batch = _BATCH.match(url.path)
+            if method == "POST" and batch is not None:
+                return self._batch(int(batch.group(1)), headers, body)
             if method != "GET":
                 raise _Refused(404, "exception", f"No handler found for {method} {url.path}")
+            job = _JOB.match(url.path)
+            if job is not None:
+                return self._job(int(job.group(1)), job.group(2), params)
             return self._route(url.path, params)
         except _Refused as exc:
             return exc.response
+
+    def _advertiser(self, account: int) -> None:
+        if account != self.account_id:
+            raise _Refused(403, "forbidden", f"Access to advertiser account {account} is denied")
+
+    def _batch(self, advertiser: int, headers: Any, body: bytes) -> _Response:
+        """``POST /advertisers/{id}/transactions/batch``: apply the operations; 202, a job id."""
+        self._advertiser(advertiser)
+        kind = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            # [B] Awin's answer to another media type is undocumented
+            raise _Refused(415, "unsupported media type", "send the operations as application/json")
+        try:
+            operations = orjson.loads(body or b"null")
+        except orjson.JSONDecodeError:
+            raise _bad("the body is not JSON; send a JSON array of operations") from None
+        with self._lock:
+            try:
+                job = self.validations.receive(
+                    operations, data=self.data, count=self.transaction_count, now=self._now
+                )
+            except ValidationRefused as exc:
+                raise _bad(str(exc)) from None
+            for outcome in job.outcomes:
+                if outcome.ok and outcome.index is not None:
+                    self._facts[outcome.index] = self.data.facts(outcome.index)
+        return _json(202, {"jobId": job.id})
+
+    def _job(self, advertiser: int, job_id: str, params: dict[str, list[str]]) -> _Response:
+        """``GET /advertisers/{id}/transactions/jobs/{jobId}[?output=errors|all]``."""
+        self._advertiser(advertiser)
+        output = _param(params, "output")
+        if output is not None and output not in OUTPUTS:
+            raise _bad(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
+        with self._lock:
+            job = self.validations.job(job_id)
+            if job is None:
+                raise _Refused(404, "exception", f"job {job_id} not found")
+            return _json(200, job.read(output))
 
     def _conversions(self, advertiser: int, headers: Any, body: bytes) -> _Response:
         key = headers.get("x-api-key") or ""
@@ -303,8 +390,21 @@ class AwinSandbox(LoopbackServer):
             raise _bad(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         other = _ints(params, "publisherId" if view == "advertiser" else "advertiserId")
         basket = _param(params, "showBasketProducts") == "true"
-        with self._lock:
-            now = self._now
+        with self._lock:  # a validation batch is seen whole or not at all
+            return self._filter(view, tz, start, end, date_type, status, other, basket)
+
+    def _filter(
+        self,
+        view: str,
+        tz: str,
+        start: int,
+        end: int,
+        date_type: str,
+        status: str | None,
+        other: list[int] | None,
+        basket: bool,
+    ) -> _Response:
+        now = self._now
         chosen = []
         for f in self._visible(view, now):
             instant = {
@@ -330,8 +430,8 @@ class AwinSandbox(LoopbackServer):
         basket = _param(params, "showBasketProducts") == "true"
         with self._lock:
             now = self._now
-        chosen = [f.index for f in self._visible(view, now) if f.id in ids]
-        return self._serve(chosen, now, tz, view, basket)
+            chosen = [f.index for f in self._visible(view, now) if f.id in ids]
+            return self._serve(chosen, now, tz, view, basket)
 
     def _visible(self, view: str, now: int) -> list[Facts]:
         """The transactions the account sees at ``now`` (a publisher only its own)."""

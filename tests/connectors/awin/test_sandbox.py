@@ -536,6 +536,59 @@ def test_now_hides_transactions_not_made_yet() -> None:
         AwinSandbox(1, now=datetime(2025, 3, 1))
 
 
+def test_start_anchors_the_data_in_time() -> None:
+    start = datetime(2026, 1, 10, 12, 0, 30, 250000, tzinfo=UTC)
+    anchor = int(datetime(2026, 1, 10, 12, 0, tzinfo=UTC).timestamp())  # floored to the minute
+    default = [AwinData(1).facts(i) for i in range(40)]
+    with AwinSandbox(40, token=TOKEN, start=start) as awin:
+        facts = awin.facts()
+        assert int(awin.anchor.timestamp()) == anchor
+        # every instant moves by the same amount, nothing else changes
+        shift = anchor - START
+        for moved, f in zip(facts, default, strict=True):
+            assert moved.transaction_at == f.transaction_at + shift
+            assert moved.validated_at == (f.validated_at and f.validated_at + shift)
+            assert moved.amended_at == (f.amended_at and f.amended_at + shift)
+            assert (moved.final_status, moved.publisher) == (f.final_status, f.publisher)
+        assert min(f.transaction_at for f in facts) == facts[0].transaction_at >= anchor
+        assert facts[0].transaction_at - anchor == default[0].transaction_at - START
+        assert int(awin.now.timestamp()) == anchor + 40 * 4 * 3600 + 2 * 86400
+        with client(awin) as http:
+            then = http.get(LIST, params=window("2026-01-10T12:00:00", "2026-02-10T12:00:00"))
+            old = http.get(LIST, params=window("2025-03-01T00:00:00", "2025-03-31T00:00:00"))
+        assert {t["id"] for t in then.json()} == {f.id for f in facts}
+        assert old.json() == []
+    with AwinSandbox(1, start=datetime(2025, 3, 1, tzinfo=UTC)) as explicit:
+        assert explicit.facts() == [AwinData(1).facts(0)]
+    with pytest.raises(ValueError, match="timezone-aware"):
+        AwinSandbox(1, start=datetime(2026, 1, 1))
+
+
+def test_a_sandbox_anchored_at_the_real_now() -> None:
+    before = datetime.now(UTC)
+    with AwinSandbox.anchored_now(30, token=TOKEN) as awin:
+        after = datetime.now(UTC)
+        facts = awin.facts()
+        assert before - timedelta(seconds=1) <= awin.now <= after
+        last = datetime.fromtimestamp(max(f.transaction_at for f in facts), UTC)
+        assert timedelta(days=1) < awin.now - last < timedelta(days=3)
+        # a window ending at the real clock's now holds every transaction
+        with client(awin) as http:
+            body = http.get(
+                LIST,
+                params=window(
+                    (after - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%S"),
+                    after.strftime("%Y-%m-%dT%H:%M:%S"),
+                ),
+            ).json()
+        assert {t["id"] for t in body} == {f.id for f in facts}
+    with AwinSandbox.anchored_now(30, token=TOKEN, ago=timedelta(days=20)) as earlier:
+        lag = datetime.now(UTC) - earlier.now
+        assert timedelta(days=20) <= lag < timedelta(days=20, seconds=30)
+    with pytest.raises(ValueError, match="ago"):
+        AwinSandbox.anchored_now(1, ago=timedelta(days=-1))
+
+
 # ---------------------------------------------------------------------------- rate limit
 
 
@@ -783,3 +836,36 @@ def test_the_conversion_api_keeps_good_orders_and_reports_bad_ones() -> None:
     assert no_key.status_code == 401 and other.status_code == 403
     assert too_many.status_code == 400 and "1000" in too_many.json()["description"]
     assert not_json.status_code == 400
+
+
+def test_a_status_change_changes_only_the_status_fields() -> None:
+    """orderRef is the join key: a re-read after a validation must show the same order."""
+    data = AwinData()
+    status_fields = {
+        "commissionStatus",
+        "validationDate",
+        "declineReason",
+        "amended",
+        "amendReason",
+        "oldSaleAmount",
+        "oldCommissionAmount",
+        "originalSaleAmount",
+        "saleAmount",
+        "commissionAmount",
+        "transactionParts",
+        "networkFee",
+        "paidToPublisher",
+        "paymentId",
+    }
+    checked = 0
+    for index in range(300):
+        facts = data.facts(index)
+        if facts.validated_at is None:
+            continue
+        before = data.transaction(index, now=facts.validated_at - 1)
+        after = data.transaction(index, now=facts.validated_at + 1)
+        assert before["commissionStatus"] == "pending" != after["commissionStatus"]
+        changed = {key for key in before if before[key] != after[key]}
+        assert changed <= status_fields, (index, changed - status_fields)
+        checked += 1
+    assert checked > 200
