@@ -19,7 +19,8 @@ What is sent, per conversion (``docs/decisions/0011-awin-destinations.md``):
   ``tax_lines``), for the units not refunded, rounded to cents per line.
 - ``commissionGroups``: those line amounts summed per commission group (the
   line's category mapped by ``category_groups``, else ``commission_group``),
-  so the parts add up to ``amount`` exactly; ``basket``: one product per line.
+  so the parts add up to ``amount`` exactly (an item's own ``commission_group``,
+  where its source set one, comes first); ``basket``: one product per line.
 
 Conversions come from every source but ``awin`` itself (those are Awin's
 own), skipped when they are test orders, declined or cancelled, or older than
@@ -307,6 +308,8 @@ class AwinConversionDestination(Destination):
         )
         ref.append(self.http)
         self._now = now or (lambda: datetime.now(UTC))
+        #: called with each accepted batch's links (push() marks them in the store at once)
+        self._on_batch: Callable[[Mapping[str, Mapping[str, Any]]], None] | None = None
 
     @property
     def path(self) -> str:
@@ -328,14 +331,20 @@ class AwinConversionDestination(Destination):
         rows: Iterable[Mapping[str, Any]] | None = None,
     ) -> ConversionWriteResult:
         """``hub push awin-conversions``: the tenant's eligible conversions; sent ones marked."""
-        if rows is not None:
+        if rows is not None:  # rows of a file: not stored conversions, nothing to mark
             return self.write(rows, dry_run=dry_run)
-        result = self.write(
-            load_conversions(store, tenant, self.config, self._now()), dry_run=dry_run
-        )
-        if not dry_run and result.links:
-            record_sent(store, str(self.config.account_id), result.links, self._now())
-        return result
+        advertiser = str(self.config.account_id)
+
+        def mark(links: Mapping[str, Mapping[str, Any]]) -> None:
+            # batch by batch: a later batch's failure must not lose the marks of accepted ones
+            record_sent(store, advertiser, links, self._now())
+
+        self._on_batch = mark
+        try:
+            conversions = load_conversions(store, tenant, self.config, self._now())
+            return self.write(conversions, dry_run=dry_run)
+        finally:
+            self._on_batch = None
 
     def write(
         self, rows: Iterable[Mapping[str, Any]], *, dry_run: bool = False
@@ -362,6 +371,9 @@ class AwinConversionDestination(Destination):
             except RecordError as exc:
                 result.failed += 1
                 result.errors.append(redact(str(exc)))
+                continue
+            if order.amount <= 0:
+                result.skip("nothing left to commission")
                 continue
             if order.reference in seen:
                 result.failed += 1
@@ -396,10 +408,11 @@ class AwinConversionDestination(Destination):
         if str(row.get("status") or "") not in self.config.statuses:
             return f"status {row.get('status') or '(none)'}"
         occurred = row.get("occurred_at")
-        if isinstance(occurred, datetime):
-            occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
-            if occurred < cutoff:
-                return f"older than {self.config.max_age_days} days"
+        if not isinstance(occurred, datetime):
+            return "no occurred_at"
+        occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
+        if occurred < cutoff:
+            return f"older than {self.config.max_age_days} days"
         return None
 
     def _flush(self, batch: list[Order], result: ConversionWriteResult) -> None:
@@ -408,8 +421,8 @@ class AwinConversionDestination(Destination):
             path = f"{httpx.URL(self.config.base_url).path.rstrip('/')}{self.path}"
             result.planned.append({"method": "POST", "path": path, "body": body})
             return
-        response, answer = self.http.request_json("POST", self.path, content=orjson.dumps(body))
-        answer = answer if isinstance(answer, Mapping) else {}
+        response = self.http.request("POST", self.path, content=orjson.dumps(body))
+        answer = _json_or_empty(response)
         batch_id = str(answer.get("batchId") or "")
         correlations = {
             str(ok.get("orderReference")): ok.get("correlationId")
@@ -433,21 +446,27 @@ class AwinConversionDestination(Destination):
             log.warning(
                 "Awin answered 206 (partly accepted) without failedOrders: batch %s", batch_id
             )
+        accepted: dict[str, dict[str, Any]] = {}
         for order in batch:
             if order.reference in refused:
                 result.failed += 1
                 result.errors.append(
-                    f"conversion {order.conversion_id} (order {order.reference}): Awin refused "
-                    f"it: {refused[order.reference]}"
+                    redact(
+                        f"conversion {order.conversion_id} (order {order.reference}): Awin "
+                        f"refused it: {refused[order.reference]}"
+                    )
                 )
                 continue
             result.sent += 1
-            result.links[order.conversion_id] = {
+            accepted[order.conversion_id] = {
                 "batch_id": batch_id,
                 "correlation_id": correlations.get(order.reference),
                 "order_reference": order.reference,
                 "amount": str(order.amount),
             }
+        result.links.update(accepted)
+        if accepted and self._on_batch is not None:
+            self._on_batch(accepted)
 
 
 # -- the store side --------------------------------------------------------------------------
@@ -560,6 +579,9 @@ def _classify(ref: list[HttpClient]) -> Callable[[httpx.Response], HubError | No
 
 
 def _group(item: Mapping[str, Any], settings: AwinConversionSettings) -> str:
+    """The item's own ``commission_group`` if the source set one, else by its category."""
+    if item.get("commission_group"):
+        return str(item["commission_group"])
     category = str(item.get("category") or "").casefold()
     for name, code in settings.category_groups.items():
         if name.casefold() == category:
@@ -580,6 +602,18 @@ def _product(item: Mapping[str, Any], quantity: int, net: Decimal, code: str) ->
     if item.get("category"):
         product["category"] = str(item["category"])
     return product
+
+
+def _json_or_empty(response: httpx.Response) -> Mapping[str, Any]:
+    """The answer's JSON object; ``{}`` for an empty or non-object body (a bare 202 is fine)."""
+    if not response.content.strip():
+        return {}
+    try:
+        answer = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        log.warning("Awin answered %s with a body that is not JSON", response.status_code)
+        return {}
+    return answer if isinstance(answer, Mapping) else {}
 
 
 def _money(value: Any, where: str) -> Decimal:
