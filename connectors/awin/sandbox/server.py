@@ -61,6 +61,7 @@ _PATH = re.compile(r"^/(advertisers|publishers)/(\d+)/([a-z]+)(/?)$")
 _S2S = re.compile(r"^/s2s/advertiser/(\d+)/orders$")
 _BATCH = re.compile(r"^/advertisers/(\d+)/transactions/batch$")
 _JOB = re.compile(r"^/advertisers/(\d+)/transactions/jobs/([^/]+)$")
+_JOBS = re.compile(r"^/advertisers/(\d+)/transactions/jobs$")
 #: the sandbox's "now" is this long after the last transaction's nominal instant
 _SETTLE = 2 * 86400
 
@@ -258,6 +259,11 @@ class AwinSandbox(LoopbackServer):
                 return self._batch(int(batch.group(1)), headers, body)
             if method != "GET":
                 raise _Refused(404, "exception", f"No handler found for {method} {url.path}")
+            jobs = _JOBS.match(url.path)
+            if jobs is not None:
+                self._advertiser(int(jobs.group(1)))
+                with self._lock:
+                    return _json(200, [job.summary() for job in self.validations.jobs.values()])
             job = _JOB.match(url.path)
             if job is not None:
                 return self._job(int(job.group(1)), job.group(2), params)

@@ -117,6 +117,16 @@ class Job:
     def errors(self) -> int:
         return sum(1 for o in self.outcomes if not o.ok)
 
+    def summary(self) -> dict[str, Any]:
+        """The job in ``GET .../transactions/jobs`` (the list; [B] its shape), not a read."""
+        done = self.reads > 0
+        return {
+            "jobId": self.id,
+            "status": "DONE" if done else "PROCESSING",
+            "transactions": len(self.operations),
+            "errors": self.errors if done else None,
+        }
+
     def read(self, output: str | None) -> dict[str, Any]:
         """The job as ``GET .../jobs/{id}`` answers it: PROCESSING on the first read, then DONE."""
         self.reads += 1

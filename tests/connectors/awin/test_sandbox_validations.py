@@ -21,6 +21,7 @@ import pytest
 
 from connectors.awin.sandbox import AwinData, AwinSandbox
 from connectors.awin.sandbox.data import Facts
+from connectors.awin.validations import AwinValidationDestination, AwinValidationSettings
 
 TOKEN = "awin_test_token_0123456789"
 COUNT = 120
@@ -736,3 +737,24 @@ def test_decisions_work_on_a_sandbox_anchored_at_the_real_now() -> None:
             },
         )
         assert f.id in {t["id"] for t in response.json()}
+
+
+def test_the_job_list_answers_the_destinations_check() -> None:
+    with AwinSandbox(transactions=5) as awin:
+        settings = AwinValidationSettings(
+            api_token=awin.token,
+            account_type="advertiser",
+            account_id=awin.account_id,
+            base_url=awin.url,
+            requests_per_minute=6000,
+        )
+        destination = AwinValidationDestination(settings)
+        try:
+            destination.check()
+            answer = httpx.get(
+                f"{awin.url}/advertisers/{awin.account_id}/transactions/jobs",
+                headers={"Authorization": f"Bearer {awin.token}"},
+            )
+            assert answer.status_code == 200 and answer.json() == []
+        finally:
+            destination.close()
