@@ -49,7 +49,7 @@ from hub.errors import (
     RetriableError,
     RetryBudgetExceededError,
 )
-from hub.redaction import MASK, redact, register_secret
+from hub.redaction import MASK, RedactingFilter, redact, register_secret
 
 log = logging.getLogger("hub.http")
 
@@ -477,6 +477,19 @@ class _Call:
     policy: RetryPolicy
 
 
+def _redact_httpx_log() -> None:
+    """Redact httpx's own request log (``HTTP Request: POST <url>``) at the source.
+
+    httpx logs every URL in full at INFO, and some APIs take a credential in
+    the query (GA4's Measurement Protocol ``api_secret``). A filter on the
+    ``httpx`` logger rewrites the record before any handler sees it, handlers
+    without the hub's redaction included (idempotent).
+    """
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+
+
 class HttpClient:
     """An ``httpx.Client`` with the hub's retry, rate-limit, error and redaction rules.
 
@@ -519,6 +532,7 @@ class HttpClient:
     ) -> None:
         for secret in secrets:
             register_secret(secret)
+        _redact_httpx_log()
         merged = {"User-Agent": user_agent or default_user_agent(), "Accept": "application/json"}
         merged.update(headers or {})
         _register_header_secrets(merged)

@@ -451,8 +451,8 @@ class AwinValidationDestination(Destination):
     ) -> None:
         super().__init__(config, transport=transport)
         self.client = AwinClient(self.config, transport=transport, sleep=sleep, clock=clock)
-        self._sleep = sleep or time.sleep
-        self._clock = clock or time.monotonic
+        self._sleep = sleep if sleep is not None else time.sleep
+        self._clock = clock if clock is not None else time.monotonic
         self._now = now or (lambda: datetime.now(UTC))
 
     def check(self) -> None:
