@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -76,7 +76,8 @@ class GA4Connector(Connector):
     def check(self) -> None:
         """One tiny report (yesterday's sessions): proves the token, the property and the API."""
         report = self.config.reports[0]
-        body = report_body(report, date.today(), date.today(), 0, 1)
+        today = self._now().astimezone(self.config.zone).date()
+        body = report_body(report, today, today, 0, 1)
         body["dimensions"] = [{"name": "date"}]
         body["metrics"] = [{"name": report.metrics[0]}]
         body["orderBys"] = []

@@ -37,6 +37,14 @@ RETRY_POLICY = RetryPolicy(
 )
 CONCURRENT_WAIT = 30.0
 HOURLY_WAIT = 900.0
+#: Token quotas of a standard property (apis.md 3.6); Analytics 360 has ten times these.
+#: ``propertyQuota`` reports per request what it cost (``consumed``) and what is left
+#: (``remaining``), not the quota's size, so the guard needs the sizes.
+STANDARD_QUOTAS = {
+    "tokensPerHour": 40_000,
+    "tokensPerProjectPerHour": 14_000,
+    "tokensPerDay": 200_000,
+}
 HOURLY_QUOTAS = ("tokensPerHour", "tokensPerProjectPerHour")
 
 
@@ -65,10 +73,13 @@ class QuotaGuard:
         reserve: float,
         pause: float,
         *,
+        sizes: Mapping[str, int] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.reserve = reserve
         self.pause = pause
+        #: each quota's size; raised to what an answer shows when that is more (a 360 property)
+        self.sizes = dict(sizes if sizes is not None else STANDARD_QUOTAS)
         self._sleep = sleep if sleep is not None else time.sleep
         self._pause_next = False
         #: the last ``propertyQuota`` seen (for people and tests)
@@ -96,24 +107,26 @@ class QuotaGuard:
             return
         self.last = dict(quota)
         for name in HOURLY_QUOTAS:
-            if _low(quota.get(name), self.reserve):
+            if self._low(name, quota.get(name)):
                 self._pause_next = self.pause > 0
-        if _low(quota.get("tokensPerDay"), self.reserve):
+        if self._low("tokensPerDay", quota.get("tokensPerDay")):
             log.warning(
                 "GA4: less than %d %% of the property's daily tokens left",
                 round(self.reserve * 100),
             )
 
-
-def _low(entry: Any, reserve: float) -> bool:
-    if not isinstance(entry, Mapping):
-        return False
-    remaining = entry.get("remaining")
-    consumed = entry.get("consumed", 0)  # proto3 leaves out zeros
-    if not isinstance(remaining, int) or not isinstance(consumed, int):
-        return False
-    total = remaining + consumed
-    return total > 0 and remaining < reserve * total
+    def _low(self, name: str, entry: Any) -> bool:
+        """Whether less than the reserve of quota ``name`` remains after this request."""
+        if not isinstance(entry, Mapping):
+            return False
+        remaining = entry.get("remaining")
+        if not isinstance(remaining, int) or name not in self.sizes:
+            return False
+        consumed = entry.get("consumed", 0)  # proto3 leaves out zeros
+        seen = remaining + (consumed if isinstance(consumed, int) else 0)
+        if seen > self.sizes[name]:
+            self.sizes[name] = seen  # a bigger (Analytics 360) quota than the standard one
+        return remaining < self.reserve * self.sizes[name]
 
 
 class GA4Client:
@@ -129,7 +142,13 @@ class GA4Client:
     ) -> None:
         self.settings = settings
         self.tokens = tokens or token_source(settings, transport=transport)
-        self.quota = QuotaGuard(settings.quota_reserve, settings.quota_pause_seconds, sleep=sleep)
+        sizes = {
+            name: size * (10 if settings.analytics_360 else 1)
+            for name, size in STANDARD_QUOTAS.items()
+        }
+        self.quota = QuotaGuard(
+            settings.quota_reserve, settings.quota_pause_seconds, sizes=sizes, sleep=sleep
+        )
         self._renewed = False
         self.http = HttpClient(
             settings.base_url,

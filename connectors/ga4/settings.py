@@ -178,6 +178,11 @@ class GA4Settings(BaseModel):
         lt=1,
         description="Slow down when less than this share of an hourly quota remains.",
     )
+    analytics_360: bool = Field(
+        default=False,
+        description="The property is Analytics 360: its token quotas are ten times a "
+        "standard property's (the quota guard's reserve is a share of them).",
+    )
     quota_pause_seconds: float = Field(
         default=60.0,
         ge=0,

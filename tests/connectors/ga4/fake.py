@@ -111,14 +111,15 @@ class FakeGA4:
         if ordered:
             answer["rowCount"] = len(ordered)
         if body.get("returnPropertyQuota"):
+            # ``consumed`` is what this request cost, ``remaining`` what is left after it
             answer["propertyQuota"] = {
-                "tokensPerDay": {"consumed": self.consumed, "remaining": 200_000 - self.consumed},
+                "tokensPerDay": {"consumed": 5, "remaining": 200_000 - self.consumed},
                 "tokensPerHour": {
-                    "consumed": self.consumed,
+                    "consumed": 5,
                     "remaining": max(self.tokens_per_hour - self.consumed, 0),
                 },
                 "concurrentRequests": {"remaining": 10},
-                "tokensPerProjectPerHour": {"consumed": self.consumed, "remaining": 13_000},
+                "tokensPerProjectPerHour": {"consumed": 5, "remaining": 13_000},
             }
         return answer
 

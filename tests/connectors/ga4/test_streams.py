@@ -381,17 +381,25 @@ def test_bad_reports_and_missing_access_fail_with_what_to_change() -> None:
 
 
 def test_the_quota_guard_pauses_when_the_hourly_tokens_run_low() -> None:
+    """``consumed`` is one request's cost: the reserve is a share of the quota's size."""
     fake = FakeGA4(traffic_rows())
-    fake.tokens_per_hour = 60  # 5 tokens a call: below 10 % after 11 calls
     sleeps = Sleeps()
     records(connector(fake, sleeps, window_days=1).read(["traffic"], {}))
-    assert len(fake.bodies) == 10
+    assert len(fake.bodies) == 10 and sleeps.count(60.0) == 0
+    # 4,025 of 40,000 left before; 5 a call: below the 10 % reserve after the 6th call
+    fake.consumed = 35_975
+    sleeps = Sleeps()
+    records(connector(fake, sleeps, window_days=1).read(["traffic"], {}))
+    assert sleeps.count(60.0) == 4  # before calls 7 to 10
+    # an Analytics 360 property shows more than a standard quota: its size is learnt
+    fake.tokens_per_hour, fake.consumed = 400_000, 300_000
+    sleeps = Sleeps()
+    records(connector(fake, sleeps, window_days=1).read(["traffic"], {}))
     assert sleeps.count(60.0) == 0
-    fake.consumed = 0
-    fake.tokens_per_hour = 30  # low after the 6th call: the next calls wait first
-    sleeps2 = Sleeps()
-    records(connector(fake, sleeps2, window_days=1).read(["traffic"], {}))
-    assert sleeps2.count(60.0) == 4
+    fake.consumed = 370_000  # 30,000 left: below 10 % of 400,000 only if the size is known
+    sleeps = Sleeps()
+    records(connector(fake, sleeps, window_days=1, analytics_360=True).read(["traffic"], {}))
+    assert sleeps.count(60.0) == 9
 
 
 # -- the service-account flow ----------------------------------------------------------------
