@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -45,11 +45,13 @@ import orjson
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from sqlalchemy import and_, select
 
+from hub import money
 from hub.connector import Destination, WriteResult
 from hub.errors import AuthError, FatalConnectorError, HubError, RecordError, RetriableError
 from hub.http import HttpClient, RetryPolicy, retry_after_seconds
+from hub.links import marks_of, record_marks
 from hub.redaction import redact
-from hub.store import LINKS_KEY, Store
+from hub.store import Store
 
 from .client import RATE_LIMIT_WAIT, awin_error_message
 from .settings import AwinSettings
@@ -63,7 +65,6 @@ MAX_ORDER_REF = 50
 LINK_SYSTEM = "awin_s2s"
 #: The source whose conversions are Awin's own transactions: never sent back.
 AWIN_SOURCE = "awin"
-_CENT = Decimal("0.01")
 POST_RETRY = RetryPolicy(max_attempts=4, backoff_base=5.0, max_total_wait=180.0, jitter=0.2)
 
 
@@ -186,13 +187,13 @@ def order_from_conversion(
             groups[code] = groups.get(code, Decimal(0)) + net
             basket.append(_product(item, quantity, net, code))
     else:
-        total = _money(conversion.get("amount"), f"{where}: amount")
-        refunded = _money(conversion.get("refunded_amount") or 0, f"{where}: refunded_amount")
+        total = money.amount(conversion.get("amount"), f"{where}: amount")
+        refunded = money.amount(conversion.get("refunded_amount") or 0, f"{where}: refunded_amount")
         groups[settings.commission_group] = max(total - refunded, Decimal(0))
     amount = sum(groups.values(), Decimal(0))
     body: dict[str, Any] = {
         "orderReference": ref,
-        "amount": _number(amount),
+        "amount": money.json_number(amount),
         "channel": settings.channel,
         "currency": currency,
         "awc": str(conversion.get("click_ref")),
@@ -206,7 +207,7 @@ def order_from_conversion(
     if acquisition:
         body["customerAcquisition"] = acquisition
     body["commissionGroups"] = [
-        {"code": code, "amount": _number(value)} for code, value in groups.items()
+        {"code": code, "amount": money.json_number(value)} for code, value in groups.items()
     ]
     if settings.send_basket and basket:
         body["basket"] = basket
@@ -224,20 +225,22 @@ def net_line(
     ``extra.tax_lines`` is taken out. Refunded units take their share with them.
     """
     line = f"{where}, item {item.get('line_ref') or item.get('sku') or '?'}"
-    quantity = _whole(item.get("quantity"), f"{line}: quantity")
-    refunded = _whole(item.get("refunded_quantity") or 0, f"{line}: refunded_quantity")
+    quantity = money.whole(item.get("quantity"), f"{line}: quantity")
+    refunded = money.whole(item.get("refunded_quantity") or 0, f"{line}: refunded_quantity")
     if quantity <= 0:
         return 0, Decimal(0)
-    amount = item.get("amount")
-    if amount is None:
-        amount = _money(item.get("unit_price"), f"{line}: unit_price") * quantity
-    net = _money(amount, f"{line}: amount")
+    given = item.get("amount")
+    if given is None:
+        given = money.amount(item.get("unit_price"), f"{line}: unit_price") * quantity
+    net = money.amount(given, f"{line}: amount")
     if taxes_included:
         tax_lines = (item.get("extra") or {}).get("tax_lines") or []
-        net -= sum((_money(tax.get("price") or 0, f"{line}: tax") for tax in tax_lines), Decimal(0))
+        net -= sum(
+            (money.amount(tax.get("price") or 0, f"{line}: tax") for tax in tax_lines), Decimal(0)
+        )
     kept = max(quantity - refunded, 0)
     share = net * kept / quantity
-    return kept, max(share, Decimal(0)).quantize(_CENT, ROUND_HALF_UP)
+    return kept, money.cents(max(share, Decimal(0)))
 
 
 @dataclass
@@ -396,8 +399,7 @@ class AwinConversionDestination(Destination):
         self.http.close()
 
     def _skip_reason(self, row: Mapping[str, Any], cutoff: datetime) -> str | None:
-        links = ((row.get("extra") or {}).get(LINKS_KEY) or {}).get(LINK_SYSTEM) or {}
-        if str(self.config.account_id) in links:
+        if str(self.config.account_id) in marks_of(row, LINK_SYSTEM):
             return "already sent"
         if row.get("source") == AWIN_SOURCE:
             return "an Awin transaction"
@@ -525,21 +527,9 @@ def record_sent(
     store: Store, advertiser: str, links: Mapping[str, Mapping[str, Any]], at: datetime
 ) -> int:
     """Mark each sent conversion: ``extra._hub_links.awin_s2s[advertiser]`` (no new version)."""
-    table = store.table("conversion")
-    changed = 0
-    with store.transaction() as connection:
-        for conversion_id, link in sorted(links.items()):
-            stored = connection.execute(
-                select(table.c.extra).where(table.c.id == conversion_id).with_for_update()
-            ).first()
-            if stored is None:
-                continue
-            advertisers = dict(((stored.extra or {}).get(LINKS_KEY) or {}).get(LINK_SYSTEM) or {})
-            advertisers[advertiser] = {**link, "sent_at": at.astimezone(UTC).isoformat()}
-            changed += store.record_links(
-                connection, "conversion", {conversion_id: {LINK_SYSTEM: advertisers}}
-            )
-    return changed
+    sent_at = at.astimezone(UTC).isoformat()
+    marks = {row_id: {**link, "sent_at": sent_at} for row_id, link in links.items()}
+    return record_marks(store, "conversion", LINK_SYSTEM, advertiser, marks)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -593,7 +583,7 @@ def _product(item: Mapping[str, Any], quantity: int, net: Decimal, code: str) ->
     product: dict[str, Any] = {
         "id": str(item.get("line_ref") or item.get("sku") or ""),
         "name": str(item.get("title") or ""),
-        "price": _number((net / quantity).quantize(_CENT, ROUND_HALF_UP)),
+        "price": money.json_number(net / quantity),
         "quantity": quantity,
         "commissionGroupCode": code,
     }
@@ -614,29 +604,3 @@ def _json_or_empty(response: httpx.Response) -> Mapping[str, Any]:
         log.warning("Awin answered %s with a body that is not JSON", response.status_code)
         return {}
     return answer if isinstance(answer, Mapping) else {}
-
-
-def _money(value: Any, where: str) -> Decimal:
-    try:
-        if isinstance(value, bool) or value is None:
-            raise InvalidOperation
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise RecordError(f"{where}: {value!r} is not an amount") from None
-    if not number.is_finite():
-        raise RecordError(f"{where}: {value!r} is not an amount")
-    return number
-
-
-def _whole(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise RecordError(f"{where}: {value!r} is not a whole number")
-    try:
-        return int(str(value))
-    except ValueError:
-        raise RecordError(f"{where}: {value!r} is not a whole number") from None
-
-
-def _number(amount: Decimal) -> float:
-    """An amount in cents as the JSON number Awin takes (exact for 2 decimals)."""
-    return float(amount.quantize(_CENT, ROUND_HALF_UP))

@@ -81,7 +81,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -89,11 +89,13 @@ import orjson
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from sqlalchemy import ColumnElement, and_, exists, not_, select, true
 
+from hub import money
 from hub.connector import Destination, WriteResult
 from hub.errors import FatalConnectorError, RecordError
 from hub.http import HttpClient, RetryPolicy, redact_url
+from hub.links import marks_of, record_marks
 from hub.redaction import MASK, redact
-from hub.store import LINKS_KEY, Store
+from hub.store import Store
 
 from .settings import GA4Settings
 
@@ -115,7 +117,6 @@ LINK_SYSTEM = "ga4_mp"
 GA4_SOURCE = "ga4"
 #: How many conversions wait for more events of their client id before all are sent.
 PENDING_LIMIT = 500
-_CENT = Decimal("0.01")
 _MEASUREMENT_ID = re.compile(r"^G-[A-Z0-9]{4,20}$")
 _GA_COOKIE = re.compile(r"^GA\d+\.\d+\.(\d+\.\d+)$")
 _EVENT_INDEX = re.compile(r"events\[(\d+)\]")
@@ -320,19 +321,19 @@ def purchase_from_conversion(
         client_id = client_id_of(conversion, settings)
     if client_id is None:
         raise RecordError(f"{where}: has no GA client id")
-    total = _money(conversion.get("amount"), f"{where}: amount")
-    refunded = _money(conversion.get("refunded_amount") or 0, f"{where}: refunded_amount")
-    value = _cents(max(total - refunded, Decimal(0)))
+    total = money.amount(conversion.get("amount"), f"{where}: amount")
+    refunded = money.amount(conversion.get("refunded_amount") or 0, f"{where}: refunded_amount")
+    value = money.cents(max(total - refunded, Decimal(0)))
     params: dict[str, Any] = {
         "transaction_id": ref,
-        "value": _number(value),
+        "value": money.json_number(value),
         "currency": currency,
     }
     extra = conversion.get("extra") or {}
     for name, paths in (("tax", _TAX_PATHS), ("shipping", _SHIPPING_PATHS)):
         amount = _extra_money(extra, paths, currency, f"{where}: {name}")
         if amount is not None:
-            params[name] = _number(amount)
+            params[name] = money.json_number(amount)
     vouchers = [str(code) for code in conversion.get("voucher_codes") or [] if code]
     if vouchers:
         params["coupon"] = vouchers[0]
@@ -374,8 +375,8 @@ def _item(item: Mapping[str, Any], currency: str, where: str) -> dict[str, Any] 
     """The GA4 item of one conversion_item for the units not refunded (None: nothing left)."""
     label = item.get("line_ref") or item.get("sku") or "?"
     line = f"{where}, item {label}"
-    quantity = _whole(item.get("quantity"), f"{line}: quantity")
-    refunded = _whole(item.get("refunded_quantity") or 0, f"{line}: refunded_quantity")
+    quantity = money.whole(item.get("quantity"), f"{line}: quantity")
+    refunded = money.whole(item.get("refunded_quantity") or 0, f"{line}: refunded_quantity")
     kept = quantity - refunded
     if quantity <= 0 or kept <= 0:
         return None
@@ -385,11 +386,11 @@ def _item(item: Mapping[str, Any], currency: str, where: str) -> dict[str, Any] 
             f"{line}: is in {item_currency}, the order in {currency}; GA4 takes one currency "
             "per event"
         )
-    discount = _money(item.get("discount") or 0, f"{line}: discount")
+    discount = money.amount(item.get("discount") or 0, f"{line}: discount")
     if item.get("amount") is not None:
-        net = _money(item.get("amount"), f"{line}: amount")
+        net = money.amount(item.get("amount"), f"{line}: amount")
     else:
-        net = _money(item.get("unit_price"), f"{line}: unit_price") * quantity - discount
+        net = money.amount(item.get("unit_price"), f"{line}: unit_price") * quantity - discount
     identifier = str(item.get("sku") or item.get("line_ref") or "").strip()
     name = str(item.get("title") or "").strip()
     if not identifier and not name:
@@ -401,10 +402,10 @@ def _item(item: Mapping[str, Any], currency: str, where: str) -> dict[str, Any] 
         result["item_name"] = name
     if item.get("category"):
         result["item_category"] = str(item["category"])
-    result["price"] = _number(_cents(net / quantity))
+    result["price"] = money.json_number(money.cents(net / quantity))
     result["quantity"] = kept
     if discount > 0:
-        result["discount"] = _number(_cents(discount / quantity))
+        result["discount"] = money.json_number(money.cents(discount / quantity))
     return result
 
 
@@ -689,8 +690,7 @@ class GA4MeasurementDestination(Destination):
         return f"{purchase.client_id}\x00{purchase.user_id or ''}"
 
     def _skip_reason(self, row: Mapping[str, Any], now: datetime) -> str | None:
-        links = ((row.get("extra") or {}).get(LINKS_KEY) or {}).get(LINK_SYSTEM) or {}
-        if self.config.measurement_id in links:
+        if self.config.measurement_id in marks_of(row, LINK_SYSTEM):
             return "already sent"
         source = str(row.get("source") or "")
         if source in self.config.seen_sources:
@@ -923,21 +923,9 @@ def record_sent(
     store: Store, measurement_id: str, links: Mapping[str, Mapping[str, Any]], at: datetime
 ) -> int:
     """Mark each sent conversion: ``extra._hub_links.ga4_mp[measurement_id]`` (no new version)."""
-    table = store.table("conversion")
-    changed = 0
-    with store.transaction() as connection:
-        for conversion_id, link in sorted(links.items()):
-            stored = connection.execute(
-                select(table.c.extra).where(table.c.id == conversion_id).with_for_update()
-            ).first()
-            if stored is None:
-                continue
-            streams = dict(((stored.extra or {}).get(LINKS_KEY) or {}).get(LINK_SYSTEM) or {})
-            streams[measurement_id] = {**link, "sent_at": at.astimezone(UTC).isoformat()}
-            changed += store.record_links(
-                connection, "conversion", {conversion_id: {LINK_SYSTEM: streams}}
-            )
-    return changed
+    sent_at = at.astimezone(UTC).isoformat()
+    marks = {row_id: {**link, "sent_at": sent_at} for row_id, link in links.items()}
+    return record_marks(store, "conversion", LINK_SYSTEM, measurement_id, marks)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -983,35 +971,5 @@ def _extra_money(
             code = holder.get("currency_code") if isinstance(holder, Mapping) else None
             if code and str(code).upper() != currency:
                 continue
-        return _cents(_money(node, where))
+        return money.cents(money.amount(node, where))
     return None
-
-
-def _money(value: Any, where: str) -> Decimal:
-    try:
-        if isinstance(value, bool) or value is None:
-            raise InvalidOperation
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise RecordError(f"{where}: {value!r} is not an amount") from None
-    if not number.is_finite():
-        raise RecordError(f"{where}: {value!r} is not an amount")
-    return number
-
-
-def _whole(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise RecordError(f"{where}: {value!r} is not a whole number")
-    try:
-        return int(str(value))
-    except ValueError:
-        raise RecordError(f"{where}: {value!r} is not a whole number") from None
-
-
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(_CENT, ROUND_HALF_UP)
-
-
-def _number(amount: Decimal) -> float:
-    """An amount in cents as a JSON number (exact for two decimals: the shortest repr)."""
-    return float(_cents(amount))

@@ -36,8 +36,9 @@ from sqlalchemy import select
 from hub.connector import Destination, WriteResult
 from hub.errors import AuthError, FatalConnectorError, HubError, RecordError
 from hub.http import RetryPolicy
+from hub.links import record_marks
 from hub.redaction import redact
-from hub.store import LINKS_KEY, Store
+from hub.store import Store
 
 from .client import DiscountCodeRef, ShopifyClient, ShopifyValidationError
 from .settings import ShopifySettings
@@ -527,23 +528,16 @@ class ShopifyDiscountDestination(Destination):
 def record_shopify_ids(store: Store, links: Mapping[str, DiscountLink]) -> int:
     """Record each link in its offer's ``extra["_hub_links"]["shopify"][shop]``.
 
-    Returns the offers changed. Through :meth:`hub.store.Store.record_links`:
-    no new version of the offer, and the links survive later syncs of the
-    offer from its source.
+    Returns the offers changed. Through :func:`hub.links.record_marks`: no new
+    version of the offer, and the links survive later syncs of the offer from
+    its source.
     """
-    table = store.table("offer")
-    changed = 0
-    with store.transaction() as connection:
-        for offer_id, link in sorted(links.items()):
-            stored = connection.execute(
-                select(table.c.extra).where(table.c.id == offer_id).with_for_update()
-            ).first()
-            if stored is None:
-                continue
-            shops = dict(((stored.extra or {}).get(LINKS_KEY) or {}).get("shopify") or {})
-            shops[link.shop] = link.as_extra()
-            changed += store.record_links(connection, "offer", {offer_id: {"shopify": shops}})
-    return changed
+    by_shop: dict[str, dict[str, dict[str, int]]] = {}
+    for offer_id, link in links.items():
+        by_shop.setdefault(link.shop, {})[offer_id] = link.as_extra()
+    return sum(
+        record_marks(store, "offer", "shopify", shop, marks) for shop, marks in by_shop.items()
+    )
 
 
 def load_offers(store: Store, *, tenant: str | None = None) -> list[dict[str, Any]]:
