@@ -123,6 +123,9 @@ class Page:
 
     ``resume`` is what to checkpoint: passed as ``pages(..., resume=...)`` it
     continues with the page after this one. It is None on the last page.
+    ``cut_short`` marks a last page that is last only because it was empty
+    while the API still offered a next page: records may exist beyond it, so a
+    connector must not move an unsorted cursor past them.
     """
 
     number: int
@@ -131,6 +134,7 @@ class Page:
     data: Any
     resume: dict[str, Any] | None
     records_path: str | None = None
+    cut_short: bool = False
 
     @property
     def is_last(self) -> bool:
@@ -215,8 +219,15 @@ class Paginator(ABC):
             )
             following = self.next_request(current, response, data)
             empty = self.records_path is not None and not records_at(data, self.records_path)
-            if empty:
-                following = None  # an empty page is the last page, whatever the API says next
+            cut_short = empty and following is not None
+            if cut_short:
+                # an empty page is the last page, whatever the API says next
+                log.warning(
+                    "page %d of %s is empty although the API offers a next page; it is the last",
+                    number,
+                    _shown(client, current),
+                )
+                following = None
             if following is not None:
                 self._guard_loop(client, current, following, response, sent, previous_body)
             log.debug(
@@ -226,7 +237,15 @@ class Paginator(ABC):
                 "last page" if following is None else "more to come",
             )
             resume_state = self.resume_state(following) if following is not None else None
-            yield Page(number, current, response, data, resume_state, self.records_path)
+            yield Page(
+                number,
+                current,
+                response,
+                data,
+                resume_state,
+                records_path=self.records_path,
+                cut_short=cut_short,
+            )
             previous_body = response.content if self.compare_bodies else None
             current = following
 

@@ -67,7 +67,8 @@ def read_stream(
     """Yield the stream's records with a checkpoint after every page.
 
     The checkpointed cursor only moves past records already yielded: after each
-    page when the API sorts by cursor, else at the end of the stream. A re-run
+    page when the API sorts by cursor, else at the end of the stream (not when
+    paging stopped at an empty page the API said was not the last). A re-run
     after a crash asks again from that cursor (inclusive), and the store's
     idempotent upserts absorb what is read twice.
     """
@@ -97,5 +98,7 @@ def read_stream(
                 if value is not None and (newest is None or cursor_key(value) > cursor_key(newest)):
                     newest = value
             yield Record(name, record)
-        committed = newest if settings.sorted_by_cursor or page.is_last else saved
+        # A stream cut short by an empty page may hold older records further on.
+        finished = page.is_last and not page.cut_short
+        committed = newest if settings.sorted_by_cursor or finished else saved
         yield Checkpoint(name, {} if committed is None else {"cursor": committed})

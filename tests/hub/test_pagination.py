@@ -217,6 +217,33 @@ def test_an_empty_page_ends_paging_when_records_path_is_known() -> None:
     assert result[1].records() == [] and result[1].is_last
 
 
+def test_a_page_that_is_last_only_because_it_is_empty_is_marked_cut_short(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Regression: an unsorted stream must know its end was not the API's end."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("page_info", "p1")
+        body = orders(1) if token != "p2" else orders()  # p2 empty, p3 would have more
+        next_token = f"p{int(token[1:]) + 1}"
+        return httpx.Response(
+            200, json=body, headers={"Link": f"<{page_url(next_token)}>; rel=next"}
+        )
+
+    client, api, _ = client_for(handler)
+    result = list(LinkHeaderPaginator(records_path="orders").pages(client, "GET", "orders.json"))
+    assert len(api.requests) == 2
+    assert [(p.is_last, p.cut_short) for p in result] == [(False, False), (True, True)]
+    assert "empty although the API offers a next page" in caplog.text
+
+    def final(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=orders())  # empty, and no next link: a real end
+
+    client, _, _ = client_for(final)
+    (only,) = LinkHeaderPaginator(records_path="orders").pages(client, "GET", "orders.json")
+    assert only.is_last and not only.cut_short
+
+
 def test_max_pages_stops_a_runaway_sequence() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         n = int(request.url.params.get("page_info", "0")) + 1
