@@ -27,22 +27,32 @@ def marks_of(row: Mapping[str, Any], system: str) -> dict[str, Any]:
 
 
 def record_marks(
-    store: Store, entity: str, system: str, key: str, marks: Mapping[str, Mapping[str, Any]]
+    store: Store,
+    entity: str,
+    system: str,
+    key: str,
+    marks: Mapping[str, Mapping[str, Any]],
+    *,
+    tenant: str,
 ) -> int:
-    """Set ``extra._hub_links[system][key] = mark`` for each ``{row id: mark}``.
+    """Set ``extra._hub_links[system][key] = mark`` for each ``{row id: mark}`` of ``tenant``.
 
-    Returns the rows changed; ids the store does not hold are skipped.
+    Returns the rows changed; ids the store does not hold for that tenant are skipped.
     """
     table = store.table(entity)
     changed = 0
     with store.transaction() as connection:
         for row_id, mark in sorted(marks.items()):
             stored = connection.execute(
-                select(table.c.extra).where(table.c.id == row_id).with_for_update()
+                select(table.c.extra)
+                .where(table.c.id == row_id, table.c.tenant == tenant)
+                .with_for_update()
             ).first()
             if stored is None:
                 continue
             keyed = marks_of({"extra": stored.extra}, system)
             keyed[key] = dict(mark)
-            changed += store.record_links(connection, entity, {row_id: {system: keyed}})
+            changed += store.record_links(
+                connection, entity, {row_id: {system: keyed}}, tenant=tenant
+            )
     return changed

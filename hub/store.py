@@ -34,6 +34,7 @@ from sqlmodel import SQLModel
 import hub.history
 import hub.state  # noqa: F401 - registers the state table
 from hub.errors import ConfigError, Problem
+from hub.failpoints import failpoint
 from hub.schema import ENTITIES, ENVELOPE_FIELDS
 
 #: Key of ``extra`` where destinations record a row's ids in other systems; kept
@@ -144,6 +145,7 @@ class Store:
             }
             statement = statement.on_conflict_do_update(index_elements=[table.c.id], set_=gaps)
             connection.execute(statement, [{**row, "source_updated_at": None} for row in unique])
+            failpoint("store.upsert")
             return len(unique)
         updated = {
             column.name: excluded[column.name] for column in table.columns if column.name != "id"
@@ -159,6 +161,7 @@ class Store:
             ),
         )
         connection.execute(statement, unique)
+        failpoint("store.upsert")
         return len(unique)
 
     def _keep_links(self, table: Table, excluded: Any) -> Any:
@@ -180,19 +183,26 @@ class Store:
         return case((links.is_(None), incoming), else_=merged)
 
     def record_links(
-        self, connection: Connection, entity: str, links: Mapping[str, Mapping[str, Any]]
+        self,
+        connection: Connection,
+        entity: str,
+        links: Mapping[str, Mapping[str, Any]],
+        *,
+        tenant: str,
     ) -> int:
-        """Merge ``{row id: {system: ids}}`` into each row's ``extra[LINKS_KEY]``.
+        """Merge ``{row id: {system: ids}}`` into each row of ``tenant``'s ``extra[LINKS_KEY]``.
 
         A targeted update: no new version of the row (``source_updated_at`` and
-        ``synced_at`` stay). Returns the number of rows changed; unknown ids are
-        ignored.
+        ``synced_at`` stay). Returns the number of rows changed; ids unknown, or
+        of another tenant's rows (an id can come from a pushed file), are ignored.
         """
         table = self._tables[entity]
         changed = 0
         for row_id, systems in sorted(links.items()):
             found = connection.execute(
-                select(table.c.extra).where(table.c.id == row_id).with_for_update()
+                select(table.c.extra)
+                .where(table.c.id == row_id, table.c.tenant == tenant)
+                .with_for_update()
             ).first()
             if found is None:
                 continue
@@ -202,7 +212,11 @@ class Store:
             if merged == current:
                 continue
             extra[LINKS_KEY] = merged
-            connection.execute(update(table).where(table.c.id == row_id).values(extra=extra))
+            connection.execute(
+                update(table)
+                .where(table.c.id == row_id, table.c.tenant == tenant)
+                .values(extra=extra)
+            )
             changed += 1
         return changed
 

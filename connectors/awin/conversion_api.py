@@ -340,7 +340,7 @@ class AwinConversionDestination(Destination):
 
         def mark(links: Mapping[str, Mapping[str, Any]]) -> None:
             # batch by batch: a later batch's failure must not lose the marks of accepted ones
-            record_sent(store, advertiser, links, self._now())
+            record_sent(store, tenant, advertiser, links, self._now())
 
         self._on_batch = mark
         try:
@@ -524,12 +524,16 @@ def load_conversions(
 
 
 def record_sent(
-    store: Store, advertiser: str, links: Mapping[str, Mapping[str, Any]], at: datetime
+    store: Store,
+    tenant: str,
+    advertiser: str,
+    links: Mapping[str, Mapping[str, Any]],
+    at: datetime,
 ) -> int:
     """Mark each sent conversion: ``extra._hub_links.awin_s2s[advertiser]`` (no new version)."""
     sent_at = at.astimezone(UTC).isoformat()
     marks = {row_id: {**link, "sent_at": sent_at} for row_id, link in links.items()}
-    return record_marks(store, "conversion", LINK_SYSTEM, advertiser, marks)
+    return record_marks(store, "conversion", LINK_SYSTEM, advertiser, marks, tenant=tenant)
 
 
 # -- helpers ---------------------------------------------------------------------------------

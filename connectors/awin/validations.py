@@ -632,7 +632,7 @@ def record_validations(
         for transaction_id, (action, job_id, status) in outcomes.items()
     }
     with store.transaction() as connection:
-        return store.record_links(connection, "conversion", links)
+        return store.record_links(connection, "conversion", links, tenant=tenant)
 
 
 # -- helpers ---------------------------------------------------------------------------------

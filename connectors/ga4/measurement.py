@@ -609,7 +609,7 @@ class GA4MeasurementDestination(Destination):
 
         def mark(links: Mapping[str, Mapping[str, Any]]) -> None:
             # request by request: a later failure must not lose the marks of sent events
-            record_sent(store, measurement_id, links, self._now())
+            record_sent(store, tenant, measurement_id, links, self._now())
 
         self._on_batch = mark
         try:
@@ -920,12 +920,16 @@ def load_conversions(
 
 
 def record_sent(
-    store: Store, measurement_id: str, links: Mapping[str, Mapping[str, Any]], at: datetime
+    store: Store,
+    tenant: str,
+    measurement_id: str,
+    links: Mapping[str, Mapping[str, Any]],
+    at: datetime,
 ) -> int:
     """Mark each sent conversion: ``extra._hub_links.ga4_mp[measurement_id]`` (no new version)."""
     sent_at = at.astimezone(UTC).isoformat()
     marks = {row_id: {**link, "sent_at": sent_at} for row_id, link in links.items()}
-    return record_marks(store, "conversion", LINK_SYSTEM, measurement_id, marks)
+    return record_marks(store, "conversion", LINK_SYSTEM, measurement_id, marks, tenant=tenant)
 
 
 # -- helpers ---------------------------------------------------------------------------------

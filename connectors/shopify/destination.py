@@ -525,18 +525,20 @@ class ShopifyDiscountDestination(Destination):
 # -- recording the ids on the offers ---------------------------------------------------------
 
 
-def record_shopify_ids(store: Store, links: Mapping[str, DiscountLink]) -> int:
+def record_shopify_ids(store: Store, links: Mapping[str, DiscountLink], *, tenant: str) -> int:
     """Record each link in its offer's ``extra["_hub_links"]["shopify"][shop]``.
 
-    Returns the offers changed. Through :func:`hub.links.record_marks`: no new
-    version of the offer, and the links survive later syncs of the offer from
-    its source.
+    Returns the offers changed. Only ``tenant``'s offers are touched (an offer
+    id can come from a pushed file). Through :func:`hub.links.record_marks`:
+    no new version of the offer, and the links survive later syncs of the
+    offer from its source.
     """
     by_shop: dict[str, dict[str, dict[str, int]]] = {}
     for offer_id, link in links.items():
         by_shop.setdefault(link.shop, {})[offer_id] = link.as_extra()
     return sum(
-        record_marks(store, "offer", "shopify", shop, marks) for shop, marks in by_shop.items()
+        record_marks(store, "offer", "shopify", shop, marks, tenant=tenant)
+        for shop, marks in by_shop.items()
     )
 
 
@@ -558,19 +560,19 @@ def push_offers(
     store: Store,
     destination: ShopifyDiscountDestination,
     *,
-    tenant: str | None = None,
+    tenant: str,
     dry_run: bool = False,
     rows: Iterable[Mapping[str, Any]] | None = None,
 ) -> DiscountWriteResult:
-    """Write the stored offers (or ``rows``) to the shop and, unless dry, record the ids.
+    """Write ``tenant``'s stored offers (or ``rows``) to the shop; unless dry, record the ids.
 
-    Ids are recorded only on offers the store holds; offers given as ``rows``
-    that are not stored are written all the same.
+    Ids are recorded only on offers of ``tenant`` the store holds; offers
+    given as ``rows`` that are not stored are written all the same.
     """
     offers = load_offers(store, tenant=tenant) if rows is None else rows
     result = destination.write(offers, dry_run=dry_run)
     if not dry_run:
-        record_shopify_ids(store, result.links)
+        record_shopify_ids(store, result.links, tenant=tenant)
     return result
 
 

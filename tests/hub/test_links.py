@@ -47,9 +47,22 @@ def test_marks_of_two_accounts_and_two_systems_stay_beside_each_other(store: Sto
     row = conversion("1")
     with store.transaction() as db:
         store.upsert(db, "conversion", [row])
-    assert record_marks(store, "conversion", "awin_s2s", "15880", {row["id"]: {"batch": "a"}}) == 1
-    assert record_marks(store, "conversion", "awin_s2s", "99999", {row["id"]: {"batch": "b"}}) == 1
-    assert record_marks(store, "conversion", "ga4_mp", "G-1", {row["id"]: {"sent": True}}) == 1
+    assert (
+        record_marks(
+            store, "conversion", "awin_s2s", "15880", {row["id"]: {"batch": "a"}}, tenant="t"
+        )
+        == 1
+    )
+    assert (
+        record_marks(
+            store, "conversion", "awin_s2s", "99999", {row["id"]: {"batch": "b"}}, tenant="t"
+        )
+        == 1
+    )
+    assert (
+        record_marks(store, "conversion", "ga4_mp", "G-1", {row["id"]: {"sent": True}}, tenant="t")
+        == 1
+    )
     extra = extra_of(store, row["id"])
     assert extra["note"] == "kept"
     assert extra[LINKS_KEY] == {
@@ -62,5 +75,11 @@ def test_marks_of_two_accounts_and_two_systems_stay_beside_each_other(store: Sto
     }
     assert marks_of({"extra": None}, "awin_s2s") == {}
     # the same mark again changes nothing; unknown ids are skipped
-    assert record_marks(store, "conversion", "ga4_mp", "G-1", {row["id"]: {"sent": True}}) == 0
-    assert record_marks(store, "conversion", "ga4_mp", "G-1", {"nope": {"sent": True}}) == 0
+    assert (
+        record_marks(store, "conversion", "ga4_mp", "G-1", {row["id"]: {"sent": True}}, tenant="t")
+        == 0
+    )
+    assert (
+        record_marks(store, "conversion", "ga4_mp", "G-1", {"nope": {"sent": True}}, tenant="t")
+        == 0
+    )

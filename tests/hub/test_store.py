@@ -154,9 +154,22 @@ def test_links_recorded_by_destinations_survive_new_versions(store: Store) -> No
     first["extra"] = {"note": "first"}
     with store.transaction() as db:
         store.upsert(db, "conversion", [first])
-        assert store.record_links(db, "conversion", {first["id"]: {"network": {"id": 7}}}) == 1
-        assert store.record_links(db, "conversion", {first["id"]: {"network": {"id": 7}}}) == 0
-        assert store.record_links(db, "conversion", {"no-such-row": {"x": {}}}) == 0
+        assert (
+            store.record_links(
+                db, "conversion", {first["id"]: {"network": {"id": 7}}}, tenant=first["tenant"]
+            )
+            == 1
+        )
+        assert (
+            store.record_links(
+                db, "conversion", {first["id"]: {"network": {"id": 7}}}, tenant=first["tenant"]
+            )
+            == 0
+        )
+        assert (
+            store.record_links(db, "conversion", {"no-such-row": {"x": {}}}, tenant=first["tenant"])
+            == 0
+        )
     (stored,) = fetch(store)
     assert stored["source_updated_at"] == T0  # a link is not a new version
 

@@ -35,6 +35,7 @@ from hub.testing.leaks import capture_raw_logs, find_leaks
 
 TOKEN = "shpat_destination_test_5b1e9c0d7a"
 SHOP = "nordlicht-outdoor"
+TENANT = "alpenglueck"
 API = "/admin/api/2026-10"
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 SHOP_OFFSET = timezone(timedelta(hours=2))  # the fake answers in the shop's offset
@@ -688,10 +689,10 @@ def test_push_offers_records_the_ids_without_a_new_version(fake: FakeShop, store
         store.upsert(connection, "offer", rows)
     before = _stored(store, "off-1")
 
-    dry = push_offers(store, destination(fake), dry_run=True)
+    dry = push_offers(store, destination(fake), tenant=TENANT, dry_run=True)
     assert dry.created == 2 and _stored(store, "off-1")["extra"] == before["extra"]
 
-    result = push_offers(store, destination(fake))
+    result = push_offers(store, destination(fake), tenant=TENANT)
 
     after = _stored(store, "off-1")
     link = result.links["off-1"]
@@ -713,16 +714,20 @@ def test_push_offers_records_the_ids_without_a_new_version(fake: FakeShop, store
     }
     assert "shopify" in _stored(store, "off-2")["extra"][LINKS_KEY]
     assert [row["id"] for row in load_offers(store)] == ["off-1", "off-2"]  # no program
-    assert record_shopify_ids(store, result.links) == 0  # already recorded
+    assert record_shopify_ids(store, result.links, tenant=TENANT) == 0  # already recorded
 
 
 def test_ids_of_another_shop_are_kept_beside(store: Store) -> None:
     with store.transaction() as connection:
         store.upsert(connection, "offer", [offer()])
 
-    assert record_shopify_ids(store, {"off-1": DiscountLink("other-shop", 1, 2)}) == 1
-    assert record_shopify_ids(store, {"off-1": DiscountLink(SHOP, 3, 4)}) == 1
-    assert record_shopify_ids(store, {"unknown-offer": DiscountLink(SHOP, 3, 4)}) == 0
+    assert (
+        record_shopify_ids(store, {"off-1": DiscountLink("other-shop", 1, 2)}, tenant=TENANT) == 1
+    )
+    assert record_shopify_ids(store, {"off-1": DiscountLink(SHOP, 3, 4)}, tenant=TENANT) == 1
+    assert (
+        record_shopify_ids(store, {"unknown-offer": DiscountLink(SHOP, 3, 4)}, tenant=TENANT) == 0
+    )
 
     assert _stored(store, "off-1")["extra"][LINKS_KEY]["shopify"] == {
         "other-shop": {"price_rule_id": 1, "discount_code_id": 2},
@@ -733,7 +738,7 @@ def test_ids_of_another_shop_are_kept_beside(store: Store) -> None:
 def test_recorded_ids_survive_a_new_version_of_the_offer(store: Store) -> None:
     with store.transaction() as connection:
         store.upsert(connection, "offer", [offer()])
-    record_shopify_ids(store, {"off-1": DiscountLink(SHOP, 3, 4)})
+    record_shopify_ids(store, {"off-1": DiscountLink(SHOP, 3, 4)}, tenant=TENANT)
     newer = offer()
     newer["source_updated_at"] = newer["source_updated_at"] + timedelta(days=1)
     with store.transaction() as connection:
