@@ -14,6 +14,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -30,10 +31,11 @@ from hub.config import (
     load_config,
     resolve_connector_config,
 )
-from hub.errors import ConfigError, HubError, InputFileError
+from hub.errors import ConfigError, HubError, InputFileError, Problem
 from hub.history import count_quarantine, list_quarantine, list_runs
 from hub.mapping import load_mappings
 from hub.plugins import get_registry
+from hub.reader import TenantReader
 from hub.redaction import install_log_redaction, redact
 from hub.runner import Progress, RunResult, SyncRunner, open_connector, replay_quarantine
 from hub.state import load_state, reset_state
@@ -453,22 +455,54 @@ def push(
             raise typer.Exit(1)
 
 
+_TENANT_HELP = "Only this tenant's: nothing of another tenant is shown."
+
+
+def _tenant_reader(
+    hub: HubConfig, store: Store, tenant: str, connection: str | None
+) -> TenantReader:
+    """A reader scoped to ``tenant``; ConfigError if ``connection`` is not one of its own."""
+    reader = TenantReader.from_config(hub, store, tenant)
+    if connection is not None and connection not in reader.connections:
+        hub.connection(connection)  # an unknown name gets the usual "use one of" error
+        raise ConfigError(
+            [
+                Problem(
+                    file=str(hub.path),
+                    location=f"connections.{connection}.tenant",
+                    message=f"connection {connection!r} is not a connection of tenant {tenant!r}",
+                    line=hub.line_of(("connections", connection, "tenant")),
+                    hint=f"connections of {tenant}: {', '.join(reader.connections) or '(none)'}",
+                )
+            ]
+        )
+    return reader
+
+
 @app.command()
 def runs(
     connection: Annotated[str | None, typer.Argument(help="Only this connection.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help=_TENANT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show the run history."""
+    """Show the run history (of one connection, of one tenant)."""
     with _errors():
-        store = _store(_config())
-        with store.transaction() as db:
-            rows = list_runs(db, name=connection, limit=limit)
+        hub = _config()
+        store = _store(hub)
+        if tenant is not None:
+            rows = _tenant_reader(hub, store, tenant, connection).runs(
+                connection=connection, limit=limit
+            )
+        else:
+            with store.transaction() as db:
+                rows = list_runs(db, name=connection, limit=limit)
         if as_json:
             console.print_json(json.dumps(rows, default=str))
             return
         table = Table(
             "run",
+            "tenant",
             "connection",
             "status",
             "started (UTC)",
@@ -487,6 +521,7 @@ def runs(
             )
             table.add_row(
                 str(row["id"]),
+                row["tenant"],
                 row["connection"],
                 row["status"],
                 row["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
@@ -532,24 +567,37 @@ def quarantine_list(
     connection: Annotated[str | None, typer.Argument(help="Only this connection.")] = None,
     stream: Annotated[str | None, typer.Option("--stream", "-s")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help=_TENANT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Full records as JSON.")] = False,
 ) -> None:
-    """List records waiting in quarantine, with the reason."""
+    """List records waiting in quarantine, with the reason (of one connection, of one tenant)."""
     with _errors():
-        store = _store(_config())
-        with store.transaction() as db:
-            rows = list_quarantine(db, name=connection, stream=stream, limit=limit)
-            total = count_quarantine(db, connection) if connection else len(rows)
+        hub = _config()
+        store = _store(hub)
+        if tenant is not None:
+            reader = _tenant_reader(hub, store, tenant, connection)
+            rows = reader.quarantine(connection=connection, stream=stream, limit=limit)
+            total = reader.quarantine_count(connection=connection, stream=stream)
+        else:
+            with store.transaction() as db:
+                rows = list_quarantine(db, name=connection, stream=stream, limit=limit)
+                total = count_quarantine(db, connection) if connection else len(rows)
         if as_json:
             console.print_json(json.dumps(rows, default=str))
             return
-        table = Table("id", "connection", "stream", "run", "reason")
+        table = Table("id", "tenant", "connection", "stream", "run", "reason")
         for row in rows:
             table.add_row(
-                row["id"][:12], row["connection"], row["stream"], str(row["run_id"]), row["error"]
+                row["id"][:12],
+                row["tenant"],
+                row["connection"],
+                row["stream"],
+                str(row["run_id"]),
+                row["error"],
             )
         console.print(table)
-        console.print(f"{total} record(s) in quarantine")
+        where = f" for tenant {tenant}" if tenant is not None else ""
+        console.print(f"{total} record(s) in quarantine{where}")
 
 
 @quarantine_app.command("replay")
@@ -566,6 +614,41 @@ def quarantine_replay(
         runner = SyncRunner(hub, store)
         result = replay_quarantine(hub, store, runner.mappings, name=connection, stream=stream)
         console.print(f"replayed: {result.resolved} stored, {result.still_failing} still failing")
+
+
+def _json_value(value: Any) -> Any:
+    """JSON for a stored value: instants and dates as ISO 8601, Decimal as exact text."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+@app.command()
+def rows(
+    entity: Annotated[str, typer.Argument(help="Canonical entity: conversion, partner, ...")],
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="Whose rows (required).")],
+    connection: Annotated[
+        str | None, typer.Option("--connection", help="Only rows this connection produced.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only rows of this connector.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0)] = 100,
+) -> None:
+    """Print one tenant's stored rows of an entity as JSON Lines (one row per line).
+
+    Money is exact decimal text and times are ISO 8601 UTC, so the output
+    pipes into jq or a file without losing anything.
+    """
+    with _errors():
+        hub = _config()
+        store = _store(hub)
+        try:
+            reader = _tenant_reader(hub, store, tenant, connection)
+            for row in reader.rows(entity, connection=connection, source=source, limit=limit):
+                print(json.dumps(row, default=_json_value, ensure_ascii=False))
+        finally:
+            store.dispose()
 
 
 @app.command()

@@ -147,11 +147,18 @@ def finish_run(
 
 
 def list_runs(
-    connection: Connection, *, name: str | None = None, limit: int = 20
+    connection: Connection,
+    *,
+    name: str | None = None,
+    limit: int = 20,
+    tenant: str | None = None,
 ) -> list[dict[str, Any]]:
+    """The latest runs, newest first (of connection ``name``, of ``tenant``, if given)."""
     query = select(_runs).order_by(_runs.c.id.desc()).limit(limit)
     if name is not None:
         query = query.where(_runs.c.connection == name)
+    if tenant is not None:
+        query = query.where(_runs.c.tenant == tenant)
     return [dict(row._mapping) for row in connection.execute(query)]
 
 
@@ -235,10 +242,18 @@ def list_quarantine(
     stream: str | None = None,
     include_resolved: bool = False,
     limit: int | None = None,
+    tenant: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Quarantined records, oldest first; open ones only unless ``include_resolved``.
+
+    ``tenant`` keeps the entries recorded for that tenant (the tenant of the
+    connection when the record failed).
+    """
     query = select(_quarantine).order_by(_quarantine.c.created_at, _quarantine.c.id)
     if name is not None:
         query = query.where(_quarantine.c.connection == name)
+    if tenant is not None:
+        query = query.where(_quarantine.c.tenant == tenant)
     if stream is not None:
         query = query.where(_quarantine.c.stream == stream)
     if not include_resolved:

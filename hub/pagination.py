@@ -36,6 +36,7 @@ import orjson
 
 from hub.errors import FatalConnectorError
 from hub.http import HttpClient, redact_url
+from hub.redaction import redact
 
 log = logging.getLogger("hub.http")
 
@@ -77,6 +78,13 @@ def records_at(data: Any, path: str | None) -> list[Any]:
     """
     found = lookup(data, path)
     if found is None:
+        problem = _error_in(data)
+        if problem is not None:  # an error dressed as a 200: no records, but no end either
+            raise FatalConnectorError(
+                f"The API answered 200 with an error instead of records: {problem}",
+                hint="Check the credentials and parameters the error names; the page was "
+                "not counted as empty, so the cursor did not move.",
+            )
         return []
     if not isinstance(found, list):
         where = f"at {path!r}" if path else "as the response body"
@@ -85,6 +93,17 @@ def records_at(data: Any, path: str | None) -> list[Any]:
             hint="Check the connector's records path against the API's response shape.",
         )
     return found
+
+
+def _error_in(data: Any) -> str | None:
+    """The ``error``/``errors`` a JSON object carries (non-empty), as short redacted text."""
+    if not isinstance(data, Mapping):
+        return None
+    for key in ("error", "errors"):
+        value = data.get(key)
+        if value not in (None, "", [], {}, False):
+            return redact(str(value))[:300]
+    return None
 
 
 def _set_path(document: Any, path: str, value: Any) -> dict[str, Any]:

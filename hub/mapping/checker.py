@@ -19,6 +19,7 @@ from hub.mapping.spec import (
     EntitySpec,
     FieldSpec,
     StreamSpec,
+    ValueSpec,
     close_matches,
 )
 from hub.mapping.values import ValueChecker
@@ -31,6 +32,11 @@ _ENVELOPE_HINTS = {
     "extra": "every source field the mapping does not place lands in extra by itself",
     "synced_at": "the runner stamps synced_at when it stores the row",
 }
+
+#: Columns holding the id of another canonical row (``partner_id`` -> partner). They must
+#: be built with ``ref``, which makes the id of that row *of the connection's tenant*: a
+#: raw value could be any id, another tenant's row included.
+REFERENCE_COLUMNS = {f"{entity}_id": entity for entity in ENTITIES}
 
 
 class Checker(ValueChecker):
@@ -341,9 +347,31 @@ class Checker(ValueChecker):
             if not self.column_ok(raw, column, key_where, entity, columns, parent_field):
                 continue
             spec = self.value_spec(raw, column, key_where, "field", child, each)
-            if spec is not None:
+            if spec is not None and self.reference_ok(raw, column, key_where, spec):
                 specs.append(FieldSpec(str(column), spec))
         return tuple(specs)
+
+    def reference_ok(self, node: YDict, column: Any, where: list[Any], spec: ValueSpec) -> bool:
+        """A column naming another row (``partner_id``) takes its id from ``ref`` only."""
+        target = REFERENCE_COLUMNS.get(str(column))
+        if target is None or (spec.ref is not None and spec.ref[0] == target):
+            return True
+        if spec.ref is None:
+            message = f"{column!r} holds the id of a {target} row and needs `ref: {target}`"
+        else:
+            message = (
+                f"{column!r} holds the id of a {target} row, but `ref: {spec.ref[0]}` makes "
+                f"the id of a {spec.ref[0]} row"
+            )
+        self.problem(
+            node,
+            column,
+            where,
+            message,
+            f"e.g. {column}: {{path: <the source's {target} id>, ref: {target}}}: ref builds "
+            f"the id of that {target} row of this connection's tenant (never another tenant's)",
+        )
+        return False
 
     def column_ok(
         self,

@@ -36,6 +36,11 @@ from hub.yamlfile import Origin, YDict, origin_of
 Kind = Literal["field", "external_id", "updated_at", "alternative"]
 
 
+#: The keys of ``ref: {...}``; a tenant or connection key is refused with its own message.
+_REF_KEYS = ("entity", "source")
+_REF_SCOPE = ("tenant", "connection")
+
+
 class ValueChecker:
     """Validates value specs (fields, ids, timestamps) and reports problems with their origin."""
 
@@ -462,7 +467,19 @@ class ValueChecker:
         value = raw["ref"]
         entity, source = (value, None) if isinstance(value, str) else (None, None)
         if isinstance(value, Mapping):
-            self.unknown_keys(value, [*where, "ref"], ("entity", "source"), "a ref")  # type: ignore[arg-type]
+            # A ref always names a row of the connection's own tenant (tenant isolation).
+            self.unknown_keys(value, [*where, "ref"], (*_REF_KEYS, *_REF_SCOPE), "a ref", _REF_KEYS)  # type: ignore[arg-type]
+            for key in _REF_SCOPE:
+                if key in value:
+                    self.problem(
+                        value,
+                        key,
+                        [*where, "ref", key],
+                        f"a ref cannot name a {key}: it always points at a row of the tenant "
+                        "whose connection runs the sync",
+                        f"remove `{key}:` from the ref; rows of another tenant can never be "
+                        "referenced (see docs/mapping.md, ids and the envelope)",
+                    )
             entity, source = value.get("entity"), value.get("source")
         if entity not in ENTITIES:
             self.problem(

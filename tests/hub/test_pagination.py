@@ -502,3 +502,13 @@ def test_lookup_and_records_at() -> None:
     assert records_at(data, "missing") == []
     with pytest.raises(FatalConnectorError, match="Expected a list of records at 'a'"):
         records_at(data, "a")
+
+
+def test_a_200_that_carries_an_error_instead_of_records_is_not_an_empty_page() -> None:
+    assert records_at({"orders": []}, "orders") == []
+    assert records_at({"meta": {}}, "orders") == []  # absent records: an empty page
+    assert records_at({"errors": []}, "orders") == []
+    with pytest.raises(FatalConnectorError, match=r"answered 200 with an error.*quota exceeded"):
+        records_at({"errors": [{"message": "quota exceeded"}]}, "orders")
+    with pytest.raises(FatalConnectorError, match="invalid token"):
+        records_at({"error": "invalid token"}, "data.items")
