@@ -359,6 +359,18 @@ def _sync_all(
                 runner.progress, done = _progress_display()
                 try:
                     result = runner.sync(name, full_refresh=full_refresh, streams=streams)
+                except HubError as exc:
+                    if len(names) == 1:
+                        raise
+                    # one connection's bad config must not keep the others from syncing
+                    if options.debug:
+                        err_console.print(redact(traceback.format_exc()))
+                    err_console.print(
+                        f"[bold]{name}[/]: [bold red]not synced:[/] {redact(str(exc))}",
+                        soft_wrap=True,
+                    )
+                    ok = False
+                    continue
                 finally:
                     done()
                 _summary(result)

@@ -950,6 +950,15 @@ def _message_text(message: Mapping[str, str]) -> str:
 
 
 def _aware(value: Any) -> datetime | None:
+    """A timezone-aware instant: a datetime, or ISO 8601 text with an offset (rows of a file).
+
+    Naive values are UTC, as the store keeps them; anything else is None.
+    """
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
     if not isinstance(value, datetime):
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)

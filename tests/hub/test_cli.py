@@ -162,3 +162,20 @@ def test_validate_reports_a_bad_override(cli: CliRunner, tmp_path: Path) -> None
     config.write_text(yaml.safe_dump(document, sort_keys=False))
     code, output = run(cli, "--config", str(config), "validate")
     assert code == 1 and "ammount" in output and "amount" in output
+
+
+def test_one_connection_with_a_bad_config_does_not_keep_the_others_from_syncing(
+    cli: CliRunner, api: FakeApi, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, api.url)
+    document = yaml.safe_load(config.read_text())
+    good = document["connections"]["acme-orders"]
+    broken = {**good, "config": {**good["config"], "page_size": "many"}}
+    document["connections"] = {"a-broken": broken, "acme-orders": good}
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, output = run(cli, "--config", str(config), "sync")
+    assert code == 1
+    assert "a-broken: not synced:" in output and "page_size" in output
+    assert "acme-orders: run" in output and "succeeded" in output
+    code, output = run(cli, "--config", str(config), "sync", "a-broken")
+    assert code == 1 and "page_size" in output and "Traceback" not in output

@@ -893,6 +893,20 @@ def test_push_with_given_rows_writes_them(fake: FakeMeasurementProtocol, tmp_pat
     assert result.sent == 1 and fake.transactions() == ["14001"]
 
 
+def test_rows_of_a_file_carry_their_times_as_iso_text(
+    fake: FakeMeasurementProtocol, tmp_path: Any
+) -> None:
+    """``hub push ga4-measurement --input FILE``: times are text there, not datetimes."""
+    row = conversion("14002")
+    row["occurred_at"] = row["occurred_at"].isoformat()
+    store = Store(f"sqlite:///{tmp_path / 'unused.db'}")
+    try:
+        result = destination(fake).push(store, tenant=TENANT, rows=[row])
+    finally:
+        store.dispose()
+    assert result.skip_reasons == {} and fake.transactions() == ["14002"]
+
+
 # -- settings --------------------------------------------------------------------------------
 
 
