@@ -20,6 +20,7 @@ with file and line, never a crash:
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,7 +273,12 @@ def load_yaml_file(
     """
     file = str(path)
     try:
-        with path.open("rb") as stream:  # bounded read: also safe for /dev/zero or a pipe
+        # Opening a named pipe blocks until something writes to it: refuse pipes
+        # and sockets before opening (a device such as /dev/zero is read bounded).
+        if stat.S_ISFIFO(mode := path.stat().st_mode) or stat.S_ISSOCK(mode):
+            kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket"
+            return None, [Problem(file, "", f"cannot read {what}: it is {kind}", None, hint)]
+        with path.open("rb") as stream:  # bounded read: also safe for /dev/zero
             data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return None, [Problem(file, "", f"cannot read {what}: {exc.strerror or exc}", None, hint)]

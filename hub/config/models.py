@@ -134,12 +134,19 @@ class ConnectionConfig(BaseModel):
         return value
 
 
+#: The database backends the store supports (hub.store.Store).
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
 def _check_database_url(value: str) -> str:
     try:
-        make_url(value)
+        backend = make_url(value).get_backend_name()
     except (ArgumentError, ValueError):
         # The URL may hold a password: never echo it.
         raise PydanticCustomError("database_url", "not a database URL", {}) from None
+    if backend not in SUPPORTED_DATABASES:
+        # Found at load time, so `hub validate` reports it with its line, not the first sync.
+        raise PydanticCustomError("database_url", f"the {backend!r} database is not supported", {})
     return value
 
 

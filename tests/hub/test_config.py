@@ -525,6 +525,19 @@ def test_bad_database_url_is_not_echoed(tmp_path: Path) -> None:
     assert "hunter2-password" not in str(caught.value)
 
 
+def test_an_unsupported_database_is_a_config_problem(tmp_path: Path) -> None:
+    # Regression: `hub validate` passed a mysql:// URL; only the first sync refused it,
+    # naming "hub.yaml" instead of the file and line.
+    path = write(tmp_path, "database: mysql://hub:hunter2-pw@db/hub\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problem = at(caught.value.problems, "database")
+    assert problem.message == "the 'mysql' database is not supported"
+    assert (problem.file, problem.line) == (str(path), 1)
+    assert "postgresql+psycopg://" in (problem.hint or "")
+    assert "hunter2-pw" not in str(caught.value)
+
+
 def test_unreadable_files(tmp_path: Path) -> None:
     (missing,) = problems_of(tmp_path / "nope.yaml")
     assert missing.message.startswith("cannot read the config file")

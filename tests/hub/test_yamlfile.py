@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 from datetime import date
@@ -295,6 +296,20 @@ def test_huge_file_is_refused_unread(tmp_path: Path) -> None:
 def test_endless_file_is_refused() -> None:
     _, problems = load_yaml_file(Path("/dev/zero"))
     assert "larger than" in problems[0].message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    # Regression: opening a FIFO blocks until a writer comes, so `hub validate`
+    # with `mappings: [a-pipe]` hung forever.
+    pipe = tmp_path / "pipe.yaml"
+    os.mkfifo(pipe)
+    started = time.monotonic()
+    document, (problem,) = load_yaml_file(pipe, what="the mapping file")
+    assert time.monotonic() - started < 2
+    assert document is None
+    assert problem.file == str(pipe)
+    assert problem.message == "cannot read the mapping file: it is a named pipe"
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
