@@ -18,8 +18,8 @@ The variable is read once, when this module is first imported. A process that
 forks after importing the hub (the test harness does, to save the ~1 s start of
 a new interpreter per run) arms its child with :func:`configure` instead. Not
 armed, a failpoint is one function call and one test of a module global
-(about 40 ns, see tests/hub/test_failpoints.py), so the calls stay in
-production code.
+(about 30 ns, the cost of calling an empty function; see
+tests/hub/test_failpoints.py), so the calls stay in production code.
 
 The failpoints, in the order a sync reaches them (hub/runner.py, hub/store.py):
 
