@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Integer, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, Text
 
+from hub import jsontext
 from hub.redaction import redact, redact_value
 from hub.schema.columns import UTCDateTime
 from hub.schema.models import JSONColumn
@@ -163,7 +164,10 @@ def list_runs(
 
 
 def quarantine_id(name: str, stream: str, record: dict[str, Any]) -> str:
-    body = orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=str)
+    try:
+        body = orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # an integer beyond 64 bits: orjson refuses it, json does not
+        body = jsontext.dumps(record, sort_keys=True).encode()
     return hashlib.sha256(name.encode() + b"\x1f" + stream.encode() + b"\x1f" + body).hexdigest()
 
 
@@ -182,7 +186,10 @@ def record_key(record: dict[str, Any], primary_key: tuple[str, ...]) -> str | No
     values = [_dotted(record, field) for field in primary_key]
     if not primary_key or all(value is None for value in values):
         return None
-    return orjson.dumps(values, default=str).decode()[:255]
+    try:
+        return orjson.dumps(values, default=str).decode()[:255]
+    except TypeError:  # an integer beyond 64 bits
+        return jsontext.dumps(values)[:255]
 
 
 def _dotted(record: Any, path: str) -> Any:

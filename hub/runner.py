@@ -33,6 +33,7 @@ from hub.errors import (
     QuarantineThresholdError,
     RecordError,
 )
+from hub.failpoints import failpoint
 from hub.history import (
     Quarantined,
     RunCounts,
@@ -134,10 +135,18 @@ def _describe(entity: str, error: ValidationError) -> str:
     parts = []
     for item in error.errors(include_url=False):
         location = ".".join(str(p) for p in item["loc"]) or "(row)"
-        value = repr(item.get("input"))
-        value = value if len(value) <= 60 else value[:57] + "..."
+        value = _short_repr(item.get("input"))
         parts.append(f"{entity}.{location}: {item['msg']} (got {value})")
     return "; ".join(parts)
+
+
+def _short_repr(value: object) -> str:
+    """``repr(value)`` in at most 60 characters (a number too long to print is said so)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more than 4300 digits
+        return "a number too long to show"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def open_connector(
@@ -285,6 +294,7 @@ class SyncRunner:
                         connector=plan.settings.connector,
                         full_refresh=full_refresh,
                     )
+                failpoint("runner.run_started")
                 counts = RunCounts()
                 for stream in plan.streams:
                     counts.stream(stream)
@@ -334,6 +344,7 @@ class SyncRunner:
         try:
             for message in messages:
                 if isinstance(message, Record):
+                    failpoint("runner.record")
                     mapping = plan.mappings.get(message.stream)
                     if mapping is None:
                         raise HubError(
@@ -369,6 +380,7 @@ class SyncRunner:
                 elif isinstance(message, Checkpoint):
                     self._flush(plan, run_id, batch, counts, message)
                     self._report(plan.name, message.stream, counts, started)
+                    failpoint("runner.checkpoint")
                     if self.stop.is_set():
                         log.warning(
                             "run %s of %s stopped at a checkpoint on request", run_id, plan.name
@@ -390,6 +402,7 @@ class SyncRunner:
         # Past the quarantine threshold the run fails without moving its cursor,
         # so the next run (after a mapping fix) reads those records again.
         too_many = plan.policy.exceeded(counts.quarantined, counts.records)
+        failpoint("runner.batch_ready")
         with self.store.transaction() as db:
             for (entity, fill), rows in batch.rows.items():
                 written = self.store.upsert(db, entity, rows, fill=fill)
@@ -408,9 +421,14 @@ class SyncRunner:
             for stream, keys in batch.stored_keys.items():
                 good = [key for key in keys if (stream, key) not in failed_now]
                 resolve_by_keys(db, plan.name, stream, good)
+            failpoint("runner.quarantined")
             if checkpoint is not None and not too_many:
+                failpoint("runner.before_state")
                 save_state(db, plan.name, checkpoint.stream, checkpoint.state)
+                failpoint("runner.after_state")
             update_run(db, run_id, counts)
+            failpoint("runner.before_commit")
+        failpoint("runner.committed")
         batch.clear()
         if too_many:
             raise QuarantineThresholdError(

@@ -33,6 +33,7 @@ from sqlmodel import SQLModel
 
 import hub.history
 import hub.state  # noqa: F401 - registers the state table
+from hub import jsontext
 from hub.errors import ConfigError, Problem
 from hub.failpoints import failpoint
 from hub.schema import ENTITIES, ENVELOPE_FIELDS
@@ -87,7 +88,10 @@ class Store:
             )
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(parsed, echo=echo, future=True)
+        # JSON columns always get valid JSON (NaN as text, integers of any size)
+        self.engine: Engine = create_engine(
+            parsed, echo=echo, future=True, json_serializer=jsontext.dumps
+        )
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._tables: dict[str, Table] = {

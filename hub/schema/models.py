@@ -29,6 +29,8 @@ from hub.schema.enums import ConversionStatus, CustomerType, OfferKind, PartnerK
 SCHEMA_VERSION = 1
 
 JSONColumn = JSON().with_variant(JSONB(), "postgresql")
+#: The largest value an INTEGER column holds on every supported database (PostgreSQL: 32 bits).
+INTEGER_MAX = 2**31 - 1
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -126,7 +128,7 @@ class ClickRow(Envelope):
     offer_id: str | None = _text(36)
     occurred_at: UTCInstant | None = _instant()
     day: date | None = Field(default=None, sa_type=Date)
-    count: int = Field(default=1, ge=0, sa_type=Integer)
+    count: int = Field(default=1, ge=0, le=INTEGER_MAX, sa_type=Integer)
     channel_source: str | None = _text()
     channel_medium: str | None = _text()
     channel_campaign: str | None = _text()
@@ -189,8 +191,8 @@ class ConversionItemRow(Envelope):
     sku: OptionalText = _text(255, index=True)
     title: str | None = _text(1024)
     category: str | None = _text()
-    quantity: int = Field(default=1, sa_type=Integer)
-    refunded_quantity: int = Field(default=0, ge=0, sa_type=Integer)
+    quantity: int = Field(default=1, ge=-INTEGER_MAX, le=INTEGER_MAX, sa_type=Integer)
+    refunded_quantity: int = Field(default=0, ge=0, le=INTEGER_MAX, sa_type=Integer)
     unit_price: Decimal | None = _money()
     discount: Decimal | None = _money()
     amount: Decimal | None = _money()
