@@ -334,6 +334,26 @@ def sync(
             raise typer.Exit(1)
 
 
+def _refused_before_start(runner: SyncRunner, names: list[str], streams: list[str] | None) -> None:
+    """Raise the first problem when no connection of ``names`` could start a sync.
+
+    Checked before the database is created or touched: a config or mapping
+    that cannot run leaves nothing behind. When some can run, those run and
+    the others are reported one by one.
+    """
+    first: HubError | None = None
+    for name in names:
+        try:
+            plan = runner.plan(name, streams)
+        except HubError as exc:
+            first = first or exc
+            continue
+        plan.connector.close()
+        return
+    if first is not None:
+        raise first
+
+
 def _sync_all(
     hub: HubConfig,
     names: list[str],
@@ -348,10 +368,12 @@ def _sync_all(
     The first SIGINT/SIGTERM stops at the next checkpoint; a second aborts.
     Returns whether every run succeeded.
     """
-    store = _store(hub)
+    store = Store(hub.database_url())  # no file or table yet: see _refused_before_start
     runner = SyncRunner(hub, store, stop=stop, batch_size=batch_size)
     ok = True
     try:
+        _refused_before_start(runner, names, streams)
+        store.create_all()
         with _stop_on_signals(stop):
             for name in names:
                 if stop.is_set():

@@ -32,6 +32,7 @@ from hub.errors import (
     Problem,
     QuarantineThresholdError,
     RecordError,
+    UnknownConnectorError,
 )
 from hub.failpoints import failpoint
 from hub.history import (
@@ -57,6 +58,7 @@ from hub.redaction import redact
 from hub.schema import ENTITIES
 from hub.state import load_state, save_state
 from hub.store import DEFAULT_BATCH_SIZE, Store
+from hub.yamlfile import format_location, line_at
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +161,21 @@ def open_connector(
     """Build the connector of connection ``name`` from its validated config."""
     registry = registry or get_registry()
     settings = hub.connection(name)
-    connector_class = registry.connector(settings.connector)
+    try:
+        connector_class = registry.connector(settings.connector)
+    except UnknownConnectorError as exc:  # name the file and the line, like hub validate
+        location = ("connections", name, "connector")
+        raise ConfigError(
+            [
+                Problem(
+                    str(hub.path),
+                    format_location(location),
+                    exc.message,
+                    line_at(hub._document, location),
+                    exc.hint,
+                )
+            ]
+        ) from None
     config = resolve_connector_config(hub, name, connector_class.config_model)
     return connector_class(config, transport=transport)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,14 @@ class GA4Settings(BaseModel):
             _parse_key(value.get_secret_value())
         return value
 
+    @field_validator("service_account_file")
+    @classmethod
+    def _key_file(cls, value: Path | None) -> Path | None:
+        """Checked when the config is validated (``hub validate``), not first at sign-in."""
+        if value is not None:
+            _parse_key(_read_key_file(value))
+        return value
+
     @model_validator(mode="after")
     def _one_credential(self) -> GA4Settings:
         given = [
@@ -257,15 +266,34 @@ class GA4Settings(BaseModel):
         if self.service_account_key is not None:
             return _parse_key(self.service_account_key.get_secret_value())
         if self.service_account_file is not None:
-            try:
-                text = self.service_account_file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot read service_account_file {self.service_account_file}: "
-                    f"{exc.strerror or exc}"
-                ) from None
-            return _parse_key(text)
+            return _parse_key(_read_key_file(self.service_account_file))
         return None
+
+
+#: A service-account key file is about 2.4 kB; anything much larger is not one.
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+def _read_key_file(path: Path) -> str:
+    """The text of a key file: a regular, small, UTF-8 file (messages name it, never its text)."""
+    where = f"service_account_file {path}"
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ValueError(f"cannot read {where}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ValueError(f"{where} is {kind}; give the path of the key's JSON file")
+    if info.st_size > MAX_KEY_FILE_BYTES:
+        raise ValueError(f"{where} has {info.st_size} bytes: not a service-account key file")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {where}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{where} is not UTF-8 text: give the JSON key file Google Cloud downloaded"
+        ) from None
 
 
 def _parse_key(text: str) -> dict[str, Any]:

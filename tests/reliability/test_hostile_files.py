@@ -182,18 +182,10 @@ def test_a_hostile_config_file_is_refused(
 
 #: hub/cli.py `sync` opens (creates) the database before the runner resolves the
 #: connection, so these refusals leave a new hub.db behind; strict: fixed, it fails.
-SYNC_CREATES_DATABASE = pytest.mark.xfail(
-    strict=True,
-    reason="hub/cli.py `sync` creates hub.db before the connection's connector and config "
-    "are checked",
-)
 CONFIG_CASES = [
     pytest.param(
         command,
         name,
-        marks=SYNC_CREATES_DATABASE
-        if command == "sync" and name in ("connector config of wrong type", "unknown connector")
-        else (),
     )
     for command in ("validate", "sync")
     for name in sorted(BAD_CONFIGS)
@@ -241,11 +233,6 @@ def test_sync_refuses_a_bad_mapping_file_with_a_clear_message(
     assert not (tmp_path / "pwned").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub/cli.py `sync` opens the store (creating hub.db and its tables) before the "
-    "runner loads the mapping files, so a bad mapping file leaves a new database behind",
-)
 def test_sync_with_a_bad_mapping_file_creates_no_database(cli: CliRunner, tmp_path: Path) -> None:
     write(tmp_path, mapping=HOSTILE["malformed"])
     refused(cli, tmp_path, "sync", str(tmp_path / "own.yaml"))
@@ -371,13 +358,6 @@ def test_ga4_service_account_file_pointing_at_the_wrong_thing_fails_the_sync(
     figures.add("hostile file references refused", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connectors/ga4/settings.py reads service_account_file only when the connector "
-    "authenticates: `hub validate` passes a directory there, messages about the file's "
-    "content do not name it, a non-UTF-8 file gives a raw codec error, and hub/cli.py "
-    "`sync` has created hub.db by then",
-)
 @pytest.mark.parametrize("target", ["directory", "binary"])
 @pytest.mark.parametrize("command", ["validate", "sync"])
 def test_ga4_service_account_file_problems_are_config_problems(

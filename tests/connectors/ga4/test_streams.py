@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -94,11 +95,16 @@ def records(messages: Iterator[Any]) -> tuple[list[dict[str, Any]], list[dict[st
 # -- settings --------------------------------------------------------------------------------
 
 
-def test_settings_need_exactly_one_credential_and_a_property_number() -> None:
+def test_settings_need_exactly_one_credential_and_a_property_number(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="exactly one of"):
         settings(access_token=None)
+    key = tmp_path / "key.json"
+    key.write_text(orjson.dumps(service_account_key("x")).decode())
     with pytest.raises(ValidationError, match="exactly one of"):
-        settings(service_account_file="/tmp/key.json")
+        settings(service_account_file=str(key))
+    assert settings(access_token=None, service_account_file=str(key)).service_account_info()
+    with pytest.raises(ValidationError, match="is a directory"):
+        settings(access_token=None, service_account_file=str(tmp_path))
     with pytest.raises(ValidationError, match="measurement id"):
         settings(property_id="G-ABC123")
     assert settings(property_id=f"properties/{PROPERTY}").property_id == PROPERTY
