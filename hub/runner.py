@@ -488,7 +488,7 @@ def replay_quarantine(
 ) -> ReplayResult:
     """Map quarantined records again (after a mapping fix); store and resolve those that pass."""
     result = ReplayResult()
-    compiled: dict[tuple[str, str], CompiledMapping] = {}
+    compiled: dict[tuple[str, str, str], CompiledMapping] = {}
     synced_at = datetime.now(UTC)
     with store.transaction() as db:
         waiting = list_quarantine(db, name=name, stream=stream)
@@ -499,7 +499,17 @@ def replay_quarantine(
             result.still_failing += 1
             result.reasons[item["id"]] = f"connection {connection!r} is no longer in the config"
             continue
-        key = (item["source"], item["stream"])
+        if (settings.tenant, settings.connector) != (item["tenant"], item["source"]):
+            # the connection now belongs to another tenant or connector: its overrides
+            # must not decide the rows of the record's own tenant
+            result.still_failing += 1
+            result.reasons[item["id"]] = (
+                f"connection {connection!r} is now {settings.connector!r} of tenant "
+                f"{settings.tenant!r}, not {item['source']!r} of tenant {item['tenant']!r}; "
+                "sync the records again from their source instead"
+            )
+            continue
+        key = (connection, item["source"], item["stream"])  # overrides are per connection
         if key not in compiled:
             compiled[key] = mappings.compile(
                 item["source"],

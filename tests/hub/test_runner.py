@@ -192,6 +192,24 @@ def test_replay_after_a_mapping_fix_resolves_quarantined_records(
         assert list_quarantine(db, name="shop") == []
 
 
+def test_replay_keeps_to_the_records_tenant_and_each_connections_overrides(
+    make_hub: MakeHub, tmp_path: Path
+) -> None:
+    hub = make_hub([[sale(1, currency="eur")]])
+    runner, store = runner_for(hub)
+    assert runner.sync("shop").counts.quarantined == 1
+    document = yaml.safe_load((tmp_path / "hub.yaml").read_text())
+    document["tenants"]["other"] = {"name": "Other"}
+    document["connections"]["shop"]["tenant"] = "other"  # the connection changed hands
+    (tmp_path / "hub.yaml").write_text(yaml.safe_dump(document))
+    moved = load_config(tmp_path / "hub.yaml")
+    fixed = Mappings([tmp_path / "memory.yaml"])
+    result = replay_quarantine(moved, store, fixed, name="shop")
+    assert (result.resolved, result.still_failing) == (0, 1)
+    assert "now 'memory' of tenant 'other'" in next(iter(result.reasons.values()))
+    assert count(store) == 0
+
+
 def test_too_many_quarantined_records_fail_the_run(make_hub: MakeHub) -> None:
     pages = [[sale(i, amount="bad") for i in range(5)], [sale(9)]]
     hub = make_hub(pages, quarantine={"max_ratio": 0.5, "min_records": 3})
