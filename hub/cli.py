@@ -51,6 +51,8 @@ state_app = typer.Typer(help="Show or reset the incremental cursors of a connect
 quarantine_app = typer.Typer(help="Records that failed mapping: list them, replay them.")
 app.add_typer(state_app, name="state")
 app.add_typer(quarantine_app, name="quarantine")
+db_app = typer.Typer(help="The database schema: upgrade it, show its revision.")
+app.add_typer(db_app, name="db")
 
 # Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
 _PIPE_WIDTH = None if sys.stdout.isatty() else 160
@@ -314,6 +316,13 @@ def sync(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Rows per database transaction at most.")
     ] = DEFAULT_BATCH_SIZE,
+    enqueue: Annotated[
+        bool,
+        typer.Option(
+            "--enqueue",
+            help="Send the syncs to the workers' queue (`hub worker`); run nothing here.",
+        ),
+    ] = False,
 ) -> None:
     """Sync connections now: read, normalize, store, checkpoint."""
     with _errors():
@@ -321,6 +330,14 @@ def sync(
         names = connections or [n for n, c in hub.connections.items() if c.enabled]
         if not names:
             _fail(f"{hub.path}: no connections to sync; add one under `connections:`")
+        if enqueue:
+            if stream:
+                _fail("--stream cannot be used with --enqueue: a queued sync syncs every stream")
+            from hub.worker import enqueue as send
+
+            for name, task_id in send(hub, names, full_refresh=full_refresh):
+                console.print(f"{name}: enqueued as task {task_id}")
+            return
         stop = threading.Event()
         ok = _sync_all(
             hub,
@@ -714,28 +731,134 @@ def validate() -> None:
 @app.command()
 def scheduler(
     max_workers: Annotated[int, typer.Option("--workers", help="Runs at once.")] = 4,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="Enqueue due connections for `hub worker` instead of running them here "
+            "(also `workers: {distributed: true}`).",
+        ),
+    ] = False,
 ) -> None:
     """Run due connections on their cron schedules until stopped (SIGINT/SIGTERM)."""
-    from hub.scheduler import Scheduler
+    from hub.scheduler import Scheduler, enqueuing_run
 
     with _errors():
         hub = _config()
+        if distributed or hub.workers.distributed:
+            run = enqueuing_run(hub)
+            _run_scheduler(Scheduler(hub, run, max_workers=1), None, "distributed scheduler")
+            return
         store = _store(hub)
 
-        def run(name: str, stop: threading.Event) -> RunResult:
+        def run_here(name: str, stop: threading.Event) -> RunResult:
             return SyncRunner(hub, store, stop=stop).sync(name)
+
+        _run_scheduler(Scheduler(hub, run_here, max_workers=max_workers), store, "scheduler")
+
+
+def _run_scheduler(loop: Any, store: Store | None, title: str) -> None:
+    """Run ``loop`` (a hub.scheduler.Scheduler) until SIGINT/SIGTERM, reporting every run."""
+    hub_logger = logging.getLogger("hub")
+    if hub_logger.level > logging.INFO:  # a long-running service reports every run
+        hub_logger.setLevel(logging.INFO)
+    loop.install_signal_handlers()
+    console.print(f"{title} started: {', '.join(loop.scheduled) or 'nothing scheduled'}")
+    try:
+        loop.run_forever()
+    finally:
+        if store is not None:
+            store.dispose()
+    console.print(f"{title} stopped")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, help="Syncs at once (default: workers.concurrency)."),
+    ] = None,
+    queue: Annotated[
+        str | None, typer.Option("--queue", "-Q", help="Queue to consume (default: workers.queue).")
+    ] = None,
+) -> None:
+    """Run a Celery worker that executes enqueued syncs until stopped (SIGTERM: warm shutdown)."""
+    with _errors():
+        hub = _config()
+        from hub.worker import run_worker
 
         hub_logger = logging.getLogger("hub")
         if hub_logger.level > logging.INFO:  # a long-running service reports every run
             hub_logger.setLevel(logging.INFO)
-        loop = Scheduler(hub, run, max_workers=max_workers)
-        loop.install_signal_handlers()
-        console.print(f"scheduler started: {', '.join(loop.scheduled) or 'nothing scheduled'}")
-        try:
-            loop.run_forever()
-        finally:
-            store.dispose()
-        console.print("scheduler stopped")
+        run_worker(
+            hub,
+            concurrency=concurrency,
+            queue=queue,
+            loglevel="DEBUG" if options.debug else "INFO",
+        )
+
+
+def _revision_label(revision: str | None, head: str) -> str:
+    if revision is None:
+        return "none (not migration-managed yet: run `hub db upgrade`)"
+    if revision == head:
+        return f"{revision} (head)"
+    return f"{revision} (head is {head}: run `hub db upgrade`)"
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[
+        str, typer.Option("--revision", "-r", help="Target revision (default: the newest).")
+    ] = "head",
+) -> None:
+    """Migrate the configured database to a revision (creates it when empty)."""
+    from hub import migrate
+
+    with _errors():
+        url = _config().database_url()
+        Store(url).engine.dispose()  # validates the URL and creates a SQLite file's folder
+        before = migrate.current(url)
+        after = migrate.upgrade(url, revision)
+        if before == after:
+            console.print(f"database already at {_revision_label(after, migrate.head())}")
+        else:
+            console.print(
+                f"database upgraded from {before or 'empty'} to "
+                f"{_revision_label(after, migrate.head())}"
+            )
+
+
+@db_app.command("current")
+def db_current(
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit with status 1 unless the database is at head.")
+    ] = False,
+) -> None:
+    """Print the database's schema revision and whether it is the newest."""
+    from hub import migrate
+
+    with _errors():
+        url = _config().database_url()
+        Store(url).engine.dispose()
+        found, head = migrate.current(url), migrate.head()
+        console.print(_revision_label(found, head))
+    if check and found != head:
+        raise typer.Exit(1)
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List the migrations this hub ships, oldest first."""
+    from hub import migrate
+
+    with _errors():
+        head = migrate.head()
+        for item in migrate.history():
+            marker = " (head)" if item.revision == head else ""
+            console.print(
+                f"{item.down_revision or '<base>'} -> {item.revision}{marker}: {item.message}"
+            )
 
 
 def main() -> None:

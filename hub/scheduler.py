@@ -6,9 +6,11 @@ after that. So a process that was busy or asleep across several slots runs a
 connection once, not once per missed slot, and a fresh start does not replay
 history (started at 10:07, ``*/15`` first runs at 10:15).
 
-Runs happen on a thread pool. A run is handed the scheduler's stop event: on
-SIGINT/SIGTERM (or :meth:`Scheduler.stop`) no new run starts, running syncs
-are asked to stop at their next checkpoint, and the scheduler waits for them.
+Runs happen on a thread pool; in distributed mode (:func:`enqueuing_run`) a
+"run" only sends the sync to the Celery workers' queue. A run is handed the
+scheduler's stop event: on SIGINT/SIGTERM (or :meth:`Scheduler.stop`) no new
+run starts, running syncs are asked to stop at their next checkpoint, and the
+scheduler waits for them.
 
 The clock and the sleep are injected so the whole thing is tested without
 real time passing.
@@ -52,6 +54,28 @@ def _as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("the scheduler needs timezone-aware times; got a naive datetime")
     return moment.astimezone(UTC)
+
+
+def enqueuing_run(hub: HubConfig) -> RunFunction:
+    """A run function for distributed mode: each due connection is sent to the workers' queue.
+
+    The scheduler then only decides *when*; `hub worker` processes run the syncs.
+    One scheduler process per deployment is enough (two would enqueue every
+    tick twice; the run lock keeps the duplicate from running at the same
+    time, but it would run after the first). A connection whose previous sync
+    is still going when its task arrives is skipped by the worker (see
+    hub.worker), so runs never overlap.
+    """
+    from hub.worker import celery_app, enqueue  # Celery is an optional dependency
+
+    app = celery_app(hub)
+
+    def run(name: str, _stop: threading.Event) -> object:
+        ((_, task_id),) = enqueue(hub, [name], app=app)
+        log.info("%s: enqueued as task %s", name, task_id)
+        return task_id
+
+    return run
 
 
 class _Entry:

@@ -29,13 +29,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlmodel import SQLModel
 
 import hub.history
 import hub.state  # noqa: F401 - registers the state table
 from hub import jsontext
 from hub.errors import ConfigError, Problem
 from hub.failpoints import failpoint
+from hub.migrate import ensure_schema
 from hub.schema import ENTITIES, ENVELOPE_FIELDS
 
 #: Key of ``extra`` where destinations record a row's ids in other systems; kept
@@ -107,8 +107,12 @@ class Store:
         return Path(str(self.url.database)).resolve()
 
     def create_all(self) -> None:
-        """Create every missing table (canonical and operational); existing ones are kept."""
-        SQLModel.metadata.create_all(self.engine)
+        """Bring the database to the newest schema revision, creating it when empty.
+
+        Every database the hub opens is migration-managed (``alembic_version``);
+        existing rows are kept. See hub.migrate and docs/decisions/0014-migrations.md.
+        """
+        ensure_schema(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

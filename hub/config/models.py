@@ -150,6 +150,76 @@ def _check_database_url(value: str) -> str:
     return value
 
 
+#: Broker URL schemes the workers accept (Celery through kombu).
+SUPPORTED_BROKERS = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
+def _check_broker_url(value: str | None) -> str | None:
+    if value is None or value.startswith("${"):  # taken from the environment when used
+        return value
+    scheme, separator, _ = value.partition("://")
+    if not separator or scheme not in SUPPORTED_BROKERS:
+        # The URL may hold a password: name the scheme only.
+        shown = scheme if separator else "(none)"
+        raise PydanticCustomError(
+            "broker_url",
+            f"the broker scheme {shown!r} is not supported: use redis://host:6379/0 or "
+            "amqp://user:password@host:5672//, or ${{VAR}} to take it from the environment",
+            {},
+        )
+    return value
+
+
+class WorkersConfig(BaseModel):
+    """Celery workers (`hub worker`) and where syncs are enqueued (`hub sync --enqueue`).
+
+    The broker URL may be a ``${VAR}`` reference (it usually holds a password);
+    it is substituted and registered as a secret when a worker or an enqueue
+    connects, never printed.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    broker_url: Annotated[str | None, AfterValidator(_check_broker_url)] = Field(
+        default=None,
+        description="Redis (redis://host:6379/0) or RabbitMQ (amqp://user:pw@host:5672//) URL; "
+        "${VAR} takes it from the environment.",
+    )
+    queue: Slug = Field(default="hub", description="The queue syncs are sent to and read from.")
+    concurrency: int = Field(
+        default=2, ge=1, le=256, description="Syncs one worker process runs at once (threads)."
+    )
+    prefetch_multiplier: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Tasks a worker reserves per thread; 1 keeps long syncs from waiting "
+        "behind a busy worker while another is idle.",
+    )
+    task_time_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Seconds after which a sync task is killed (hard limit); none means no limit.",
+    )
+    lock_wait: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a task waits for a connection already being synced before it is "
+        "skipped.",
+    )
+    visibility_timeout: int = Field(
+        default=3600,
+        ge=1,
+        description="Redis only: seconds before a task taken by a worker that died is delivered "
+        "again; keep it above the longest sync (a duplicate is skipped by the run lock).",
+    )
+    distributed: bool = Field(
+        default=False,
+        description="true makes `hub scheduler` enqueue due connections for the workers "
+        "instead of running them itself.",
+    )
+
+
 class HubConfig(BaseModel):
     """The whole config file, plus the path it was read from."""
 
@@ -165,6 +235,7 @@ class HubConfig(BaseModel):
     )
     quarantine: QuarantinePolicy = Field(default_factory=QuarantinePolicy)
     connections: dict[Slug, ConnectionConfig] = Field(default_factory=dict)
+    workers: WorkersConfig = Field(default_factory=WorkersConfig)
     #: The file this config came from (not a key of the file).
     path: Path = Field(default=Path(DEFAULT_FILE_NAME), exclude=True)
 
