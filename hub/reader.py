@@ -48,7 +48,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, func, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, FromClause
 
 from hub.config import HubConfig
 from hub.config.problems import did_you_mean
@@ -58,7 +58,7 @@ from hub.schema import ENTITIES
 from hub.state import SyncState
 from hub.store import Store
 
-__all__ = ["TenantReader"]
+__all__ = ["TenantReader", "conversions_with_items"]
 
 #: Rows read per query while iterating: memory stays flat on large tables.
 PAGE_SIZE = 500
@@ -257,3 +257,48 @@ class TenantReader:
             target = table.c[column]
             conditions.append(target.is_(None) if value is None else target == value)
         return conditions
+
+
+def conversions_with_items(
+    store: Store,
+    conversions: FromClause,
+    where: ColumnElement[bool],
+    *,
+    columns: Iterable[Any] = (),
+    page_size: int = 500,
+) -> Iterator[dict[str, Any]]:
+    """The conversions matching ``where``, each with its ``items``, in pages by id.
+
+    What destinations that send conversions with their lines need (Awin S2S,
+    GA4 Measurement Protocol): ``conversions`` is the conversion table or an
+    alias of it, ``where`` the destination's narrowing (its tenant always
+    among it), ``columns`` extra labelled columns to select. Keyset pages of
+    ``page_size`` keep memory flat whatever the tenant's size; items come in
+    line order.
+    """
+    items = store.table("conversion_item")
+    last = ""
+    while True:
+        query = (
+            select(conversions, *columns)
+            .where(where, conversions.c.id > last)
+            .order_by(conversions.c.id)
+            .limit(page_size)
+        )
+        with store.transaction() as connection:
+            page = [dict(row._mapping) for row in connection.execute(query)]
+            lines: dict[str, list[dict[str, Any]]] = {}
+            if page:
+                item_query = (
+                    select(items)
+                    .where(items.c.conversion_id.in_([row["id"] for row in page]))
+                    .order_by(items.c.conversion_id, items.c.line_ref, items.c.id)
+                )
+                for item in connection.execute(item_query):
+                    lines.setdefault(item.conversion_id, []).append(dict(item._mapping))
+        for row in page:
+            row["items"] = lines.get(row["id"], [])
+            yield row
+        if len(page) < page_size:
+            return
+        last = page[-1]["id"]

@@ -43,13 +43,14 @@ from typing import Any, ClassVar, Literal
 import httpx
 import orjson
 from pydantic import BaseModel, Field, SecretStr, model_validator
-from sqlalchemy import and_, select
+from sqlalchemy import and_
 
 from hub import money
 from hub.connector import Destination, WriteResult
 from hub.errors import AuthError, FatalConnectorError, HubError, RecordError, RetriableError
 from hub.http import HttpClient, RetryPolicy, retry_after_seconds
 from hub.links import marks_of, record_marks
+from hub.reader import conversions_with_items
 from hub.redaction import redact
 from hub.store import Store
 
@@ -484,43 +485,14 @@ def load_conversions(
     applies the exact rules. Pages of ``batch_size`` keep memory flat.
     """
     conversions = store.table("conversion")
-    items = store.table("conversion_item")
-    prefix = f"{settings.account_id}\\_%"
     cutoff = now - timedelta(days=settings.max_age_days)
-    last = ""
-    while True:
-        query = (
-            select(conversions)
-            .where(
-                and_(
-                    conversions.c.tenant == tenant,
-                    conversions.c.source != AWIN_SOURCE,
-                    conversions.c.click_ref.like(prefix, escape="\\"),
-                    conversions.c.occurred_at >= cutoff,
-                    conversions.c.id > last,
-                )
-            )
-            .order_by(conversions.c.id)
-            .limit(settings.batch_size)
-        )
-        with store.transaction() as connection:
-            page = [dict(row._mapping) for row in connection.execute(query)]
-            ids = [row["id"] for row in page]
-            lines: dict[str, list[dict[str, Any]]] = {}
-            if ids:
-                item_query = (
-                    select(items)
-                    .where(items.c.conversion_id.in_(ids))
-                    .order_by(items.c.conversion_id, items.c.line_ref, items.c.id)
-                )
-                for item in connection.execute(item_query):
-                    lines.setdefault(item.conversion_id, []).append(dict(item._mapping))
-        for row in page:
-            row["items"] = lines.get(row["id"], [])
-            yield row
-        if len(page) < settings.batch_size:
-            return
-        last = page[-1]["id"]
+    where = and_(
+        conversions.c.tenant == tenant,
+        conversions.c.source != AWIN_SOURCE,
+        conversions.c.click_ref.like(f"{settings.account_id}\\_%", escape="\\"),
+        conversions.c.occurred_at >= cutoff,
+    )
+    return conversions_with_items(store, conversions, where, page_size=settings.batch_size)
 
 
 def record_sent(

@@ -94,6 +94,7 @@ from hub.connector import Destination, WriteResult
 from hub.errors import FatalConnectorError, RecordError
 from hub.http import HttpClient, RetryPolicy, redact_url
 from hub.links import marks_of, record_marks
+from hub.reader import conversions_with_items
 from hub.redaction import MASK, redact
 from hub.store import Store
 
@@ -863,7 +864,6 @@ def load_conversions(
     """
     conversions = store.table("conversion").alias("c")
     ga4 = store.table("conversion").alias("g")
-    items = store.table("conversion_item")
     cutoff = now - timedelta(hours=settings.max_age_hours)
     seen = list(settings.seen_sources)
     if seen:
@@ -882,41 +882,13 @@ def load_conversions(
         source_filter = true()
     if settings.sources is not None:
         source_filter = and_(source_filter, conversions.c.source.in_(list(settings.sources)))
-    columns = [conversions] if seen_by_ga4 is None else [conversions, seen_by_ga4]
-    last = ""
-    while True:
-        query = (
-            select(*columns)
-            .where(
-                and_(
-                    conversions.c.tenant == tenant,
-                    source_filter,
-                    conversions.c.occurred_at >= cutoff,
-                    conversions.c.id > last,
-                )
-            )
-            .order_by(conversions.c.id)
-            .limit(page_size)
-        )
-        with store.transaction() as connection:
-            page = [dict(row._mapping) for row in connection.execute(query)]
-            ids = [row["id"] for row in page]
-            lines: dict[str, list[dict[str, Any]]] = {}
-            if ids:
-                item_query = (
-                    select(items)
-                    .where(items.c.conversion_id.in_(ids))
-                    .order_by(items.c.conversion_id, items.c.line_ref, items.c.id)
-                )
-                for item in connection.execute(item_query):
-                    lines.setdefault(item.conversion_id, []).append(dict(item._mapping))
-        for row in page:
-            row["seen_by_ga4"] = bool(row.get("seen_by_ga4"))
-            row["items"] = lines.get(row["id"], [])
-            yield row
-        if len(page) < page_size:
-            return
-        last = page[-1]["id"]
+    where = and_(conversions.c.tenant == tenant, source_filter, conversions.c.occurred_at >= cutoff)
+    extra = () if seen_by_ga4 is None else (seen_by_ga4,)
+    for row in conversions_with_items(
+        store, conversions, where, columns=extra, page_size=page_size
+    ):
+        row["seen_by_ga4"] = bool(row.get("seen_by_ga4"))
+        yield row
 
 
 def record_sent(
