@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -63,9 +64,13 @@ def require_service(reason: str | None) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+@contextlib.contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (URL with its password), dropped on exit.
+
+    Skips with the reason where PostgreSQL is absent (fails under CI=true). The
+    drop is forced: a subprocess a test SIGKILLed may leave a session behind.
+    """
     require_service(_postgres_available())
     name = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -78,6 +83,34 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    with new_postgres_database() as url:
+        yield url
+
+
+#: Parameters for tests that run on every supported database backend.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def scratch_database(backend: str, directory: Path, name: str = "hub.db") -> Iterator[str]:
+    """The URL of a new, empty database on ``backend``, gone on exit.
+
+    SQLite: a file ``name`` in ``directory`` (absolute, so any working directory
+    works). PostgreSQL: a database of its own, so subprocesses and module-wide
+    fixtures never share rows with other tests.
+    """
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / name}"
+    elif backend == "postgresql":
+        with new_postgres_database() as url:
+            yield url
+    else:
+        raise ValueError(f"unknown database backend {backend!r}: use sqlite or postgresql")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

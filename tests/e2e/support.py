@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
-from sqlalchemy import create_engine, select
+from sqlalchemy import Row, create_engine, select, text
 from sqlmodel import SQLModel
 
 import hub.history
@@ -97,3 +98,24 @@ def dump_database(url: str) -> dict[str, list[tuple[Any, ...]]]:
             dump[name] = [tuple(repr(v) for v in row) for row in rows]
     engine.dispose()
     return dump
+
+
+def query(url: str, sql: str, **params: Any) -> list[Row[Any]]:
+    """The rows of a raw SQL query on ``url`` (SQLite or PostgreSQL), read through SQLAlchemy.
+
+    Raw SQL skips the column types, so each backend hands back its own Python
+    values: money is decimal text on SQLite and ``Decimal`` on PostgreSQL, JSON
+    is text on SQLite and parsed on PostgreSQL. Compare money as
+    ``Decimal(str(value))`` and read JSON with :func:`json_value`.
+    """
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql), params))
+    finally:
+        engine.dispose()
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value as Python data: SQLite returns its text, PostgreSQL parses it."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value

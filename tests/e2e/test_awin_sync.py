@@ -6,10 +6,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
-from sqlalchemy import create_engine, text
 
 from connectors.awin.sandbox import AwinSandbox
-from tests.e2e.support import run_hub
+from tests.e2e.support import query, run_hub
 
 STATUS = {
     "pending": "pending",
@@ -19,12 +18,12 @@ STATUS = {
 }
 
 
-def write_config(directory: Path, awin: AwinSandbox) -> Path:
+def write_config(directory: Path, awin: AwinSandbox, database: str) -> Path:
     config = directory / "hub.yaml"
     config.write_text(
         yaml.safe_dump(
             {
-                "database": "sqlite:///hub.db",
+                "database": database,
                 "tenants": {"alpenglueck": {"name": "Alpenglück"}},
                 "connections": {
                     "awin": {
@@ -62,23 +61,25 @@ def expected(awin: AwinSandbox, count: int) -> dict[tuple[str, str], tuple[int, 
     return sums
 
 
-def stored(database: Path) -> dict[tuple[str, str], tuple[int, Decimal, Decimal]]:
-    engine = create_engine(f"sqlite:///{database}")
-    with engine.connect() as db:
-        rows = db.execute(
-            text("select status, currency, amount, commission_amount from conversion")
+def stored(database: str) -> dict[tuple[str, str], tuple[int, Decimal, Decimal]]:
+    """(status, currency) -> (transactions, sale sum, commission sum), from the database."""
+    rows = query(database, "select status, currency, amount, commission_amount from conversion")
+    sums: dict[tuple[str, str], tuple[int, Decimal, Decimal]] = {}
+    for status, currency, amount, commission in rows:
+        n, sale, paid = sums.get((status, currency), (0, Decimal(0), Decimal(0)))
+        sums[(status, currency)] = (
+            n + 1,
+            sale + Decimal(str(amount)),
+            paid + Decimal(str(commission)),
         )
-        sums: dict[tuple[str, str], tuple[int, Decimal, Decimal]] = {}
-        for status, currency, amount, commission in rows:
-            n, sale, paid = sums.get((status, currency), (0, Decimal(0), Decimal(0)))
-            sums[(status, currency)] = (n + 1, sale + Decimal(amount), paid + Decimal(commission))
-    engine.dispose()
     return sums
 
 
-def test_awin_sync_stores_every_transaction_with_exact_sums(tmp_path: Path) -> None:
+def test_awin_sync_stores_every_transaction_with_exact_sums(
+    tmp_path: Path, hub_database: str
+) -> None:
     with AwinSandbox(transactions=300) as awin:
-        config = write_config(tmp_path, awin)
+        config = write_config(tmp_path, awin, hub_database)
         result = run_hub(config, "sync")
         assert "succeeded" in result.stdout and awin.token not in result.stdout + result.stderr
-        assert stored(tmp_path / "hub.db") == expected(awin, 300)
+        assert stored(hub_database) == expected(awin, 300)

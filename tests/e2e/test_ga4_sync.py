@@ -25,12 +25,12 @@ from connectors.ga4.sandbox.data import Cell, GA4Data
 from tests.e2e.support import run_hub
 
 
-def write_config(directory: Path, ga4: GA4Sandbox) -> Path:
+def write_config(directory: Path, ga4: GA4Sandbox, database: str) -> Path:
     config = directory / "hub.yaml"
     config.write_text(
         yaml.safe_dump(
             {
-                "database": "sqlite:///hub.db",
+                "database": database,
                 "tenants": {"alpenglueck": {"name": "Alpenglück"}},
                 "connections": {
                     "ga4": {
@@ -76,8 +76,9 @@ def expected(ga4: GA4Sandbox) -> dict[str, Any]:
     }
 
 
-def stored(database: Path) -> dict[str, Any]:
-    engine = create_engine(f"sqlite:///{database}")
+def stored(database: str) -> dict[str, Any]:
+    """The same figures summed from the database (money read as exact decimals)."""
+    engine = create_engine(database)
     try:
         with engine.connect() as db:
 
@@ -87,12 +88,15 @@ def stored(database: Path) -> dict[str, Any]:
             return {
                 "sessions": one("select sum(count) from click"),
                 "revenue": sum(
-                    (Decimal(a) for (a,) in db.execute(text("select amount from conversion"))),
+                    (Decimal(str(a)) for (a,) in db.execute(text("select amount from conversion"))),
                     Decimal(0),
                 ),
                 "transactions": one("select count(*) from conversion where order_ref is not null"),
                 "item_revenue": sum(
-                    (Decimal(a) for (a,) in db.execute(text("select amount from conversion_item"))),
+                    (
+                        Decimal(str(a))
+                        for (a,) in db.execute(text("select amount from conversion_item"))
+                    ),
                     Decimal(0),
                 ),
                 "items_purchased": one("select sum(quantity) from conversion_item"),
@@ -101,14 +105,16 @@ def stored(database: Path) -> dict[str, Any]:
         engine.dispose()
 
 
-def test_ga4_sync_stores_sessions_purchases_and_revenue_exactly(tmp_path: Path) -> None:
+def test_ga4_sync_stores_sessions_purchases_and_revenue_exactly(
+    tmp_path: Path, hub_database: str
+) -> None:
     with GA4Sandbox(days=30) as ga4:
-        config = write_config(tmp_path, ga4)
+        config = write_config(tmp_path, ga4, hub_database)
         result = run_hub(config, "sync")
         assert "succeeded" in result.stdout
         output = result.stdout + result.stderr
         assert "PRIVATE KEY" not in output and ga4.token not in output
-        database = tmp_path / "hub.db"
+        database = hub_database
         first = expected(ga4)
         assert stored(database) == first
 

@@ -36,13 +36,15 @@ def offer(code: str, kind: str = "coop") -> dict[str, Any]:
     ).model_dump()
 
 
-def test_push_creates_discount_codes_once_and_records_their_ids(tmp_path: Path) -> None:
+def test_push_creates_discount_codes_once_and_records_their_ids(
+    tmp_path: Path, hub_database: str
+) -> None:
     with ShopifySandbox(orders=1, rate_limit=False) as shop:
         config = tmp_path / "hub.yaml"
         config.write_text(
             yaml.safe_dump(
                 {
-                    "database": "sqlite:///hub.db",
+                    "database": hub_database,
                     "tenants": {"nordlicht": {"name": "Nordlicht"}},
                     "connections": {
                         "shop": {
@@ -59,7 +61,7 @@ def test_push_creates_discount_codes_once_and_records_their_ids(tmp_path: Path) 
                 }
             )
         )
-        store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+        store = Store(hub_database)
         store.create_all()
         with store.transaction() as db:
             store.upsert(db, "offer", [offer("SOMMER10"), offer("WINTER5", kind="voucher")])

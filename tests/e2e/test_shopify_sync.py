@@ -10,19 +10,19 @@ from __future__ import annotations
 import os
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 
 from connectors.shopify.sandbox import ShopData, ShopifySandbox
-from tests.e2e.support import hub_command
+from tests.conftest import BACKENDS, scratch_database
+from tests.e2e.support import hub_command, json_value, query
 
 TOKEN = "shpat_sandbox_e2e_0123456789abcdef"
 ORDERS = 400
@@ -30,7 +30,7 @@ CLICK_NAMES = ("awc", "iclid")
 SEED = 3
 
 
-def write_config(directory: Path, sandbox: ShopifySandbox, **config: Any) -> Path:
+def write_config(directory: Path, sandbox: ShopifySandbox, database: str, **config: Any) -> Path:
     settings = {
         "shop": sandbox.shop,
         "access_token": "${SHOPIFY_SANDBOX_TOKEN}",
@@ -45,7 +45,7 @@ def write_config(directory: Path, sandbox: ShopifySandbox, **config: Any) -> Pat
         **config,
     }
     hub_yaml = {
-        "database": "sqlite:///hub.db",
+        "database": database,
         "tenants": {"nordlicht": {"name": "Nordlicht Outdoor"}},
         "connections": {
             "nordlicht-shop": {"connector": "shopify", "tenant": "nordlicht", "config": settings}
@@ -65,14 +65,6 @@ def sync(config: Path, token: str = TOKEN, check: bool = True) -> subprocess.Com
     if check and result.returncode != 0:
         raise AssertionError(f"hub sync failed:\n{result.stdout}\n{result.stderr}")
     return result
-
-
-def query(database: Path, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    engine = create_engine(f"sqlite:///{database}")
-    with engine.connect() as connection:
-        rows = [tuple(row) for row in connection.execute(text(sql), params)]
-    engine.dispose()
-    return rows
 
 
 # --------------------------------------------------------------------------- expectations
@@ -105,7 +97,7 @@ def blank(value: str | None) -> bool:
 
 
 def stored_instant(value: Any) -> datetime:
-    """A timestamp as SQLite hands it back (naive UTC text) as an aware instant."""
+    """A timestamp as SQLite (naive UTC text) or PostgreSQL (aware) hands it back, aware."""
     stamp = datetime.fromisoformat(str(value))
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
 
@@ -118,26 +110,37 @@ def orders() -> list[dict[str, Any]]:
     return list(ShopData(SEED).orders(ORDERS))
 
 
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ShopifySandbox, list[str]]:
-    """One sync (with stray 429s) of the whole shop, then a second one with nothing new."""
+Synced = tuple[str, ShopifySandbox, list[str], str]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def synced(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Synced]:
+    """One sync (with stray 429s) of the whole shop, then a second one with nothing new.
+
+    Yields (database URL, sandbox, the second sync's order requests, backend).
+    """
     directory = tmp_path_factory.mktemp("shopify")
-    with ShopifySandbox(
-        orders=ORDERS, token=TOKEN, seed=SEED, inject_429_every=7, retry_after=0.05
-    ) as sandbox:
-        config = write_config(directory, sandbox)
+    with (
+        scratch_database(request.param, directory) as database,
+        ShopifySandbox(
+            orders=ORDERS, token=TOKEN, seed=SEED, inject_429_every=7, retry_after=0.05
+        ) as sandbox,
+    ):
+        config = write_config(directory, sandbox, database)
         first = sync(config)
         assert "succeeded" in first.stdout, first.stdout
         requests_first = len(sandbox.requests)
         sync(config)
         again = [r.path for r in sandbox.requests[requests_first:] if "/orders" in r.path]
-    return directory / "hub.db", sandbox, again
+        yield database, sandbox, again, request.param
 
 
 def test_every_order_line_item_and_variant_is_stored(
-    synced: tuple[Path, ShopifySandbox, list[str]], orders: list[dict[str, Any]]
+    synced: Synced, orders: list[dict[str, Any]]
 ) -> None:
-    database, sandbox, _ = synced
+    database, sandbox, _, _ = synced
     assert query(database, "select count(*) from conversion") == [(ORDERS,)]
     assert query(database, "select count(*) from conversion_item") == [
         (sum(len(o["line_items"]) for o in orders),)
@@ -149,10 +152,8 @@ def test_every_order_line_item_and_variant_is_stored(
     assert run == ("succeeded", None)
 
 
-def test_money_sums_per_currency(
-    synced: tuple[Path, ShopifySandbox, list[str]], orders: list[dict[str, Any]]
-) -> None:
-    database, _, _ = synced
+def test_money_sums_per_currency(synced: Synced, orders: list[dict[str, Any]]) -> None:
+    database, _, _, _ = synced
     shop_total = sum(Decimal(o["total_price"]) for o in orders)
     presentment: Counter[str] = Counter()
     totals: dict[str, Decimal] = {}
@@ -178,10 +179,8 @@ def test_money_sums_per_currency(
     )
 
 
-def test_refunds_statuses_and_test_orders(
-    synced: tuple[Path, ShopifySandbox, list[str]], orders: list[dict[str, Any]]
-) -> None:
-    database, _, _ = synced
+def test_refunds_statuses_and_test_orders(synced: Synced, orders: list[dict[str, Any]]) -> None:
+    database, _, _, _ = synced
     rows = {
         r[0]: r[1:]
         for r in query(
@@ -205,10 +204,8 @@ def test_refunds_statuses_and_test_orders(
     assert sum(1 for o in orders if o["cancelled_at"]) > 0 and sum(o["test"] for o in orders) > 0
 
 
-def test_new_customers_and_countries(
-    synced: tuple[Path, ShopifySandbox, list[str]], orders: list[dict[str, Any]]
-) -> None:
-    database, _, _ = synced
+def test_new_customers_and_countries(synced: Synced, orders: list[dict[str, Any]]) -> None:
+    database, _, _, _ = synced
     rows = {
         r[0]: r[1:]
         for r in query(
@@ -230,10 +227,8 @@ def test_new_customers_and_countries(
     assert types["new"] > 0 and types["unknown"] > types["new"] / 10
 
 
-def test_skus_click_refs_and_voucher_codes(
-    synced: tuple[Path, ShopifySandbox, list[str]], orders: list[dict[str, Any]]
-) -> None:
-    database, _, _ = synced
+def test_skus_click_refs_and_voucher_codes(synced: Synced, orders: list[dict[str, Any]]) -> None:
+    database, _, _, _ = synced
     items = query(database, "select line_ref, sku, quantity from conversion_item")
     by_line = {str(r[0]): r[1:] for r in items}
     for o in orders:
@@ -250,7 +245,7 @@ def test_skus_click_refs_and_voucher_codes(
         click_ref, codes = conversions[str(o["order_number"])]
         assert click_ref == expected_click_ref(o), o["name"]
         clicks += click_ref is not None
-        stored = orjson.loads(codes) if isinstance(codes, str | bytes) else codes
+        stored = json_value(codes)
         assert sorted(stored or []) == sorted(c["code"] for c in o["discount_codes"]), o["name"]
     assert 0 < clicks < ORDERS
     skus = {r[0] for r in query(database, "select sku from sku")}
@@ -259,34 +254,36 @@ def test_skus_click_refs_and_voucher_codes(
 
 
 def test_a_resync_reads_only_the_lookback_and_a_change_is_picked_up(
-    synced: tuple[Path, ShopifySandbox, list[str]], tmp_path: Path
+    synced: Synced, tmp_path: Path
 ) -> None:
-    _, _, again = synced
+    _, _, again, backend = synced
     assert 1 <= len(again) <= 2, again  # nothing new: one page from the cursor minus the lookback
     assert "updated_at_min" in again[0]
-    with ShopifySandbox(orders=60, token=TOKEN, seed=SEED) as sandbox:
-        config = write_config(tmp_path, sandbox)
+    with (
+        scratch_database(backend, tmp_path) as database,
+        ShopifySandbox(orders=60, token=TOKEN, seed=SEED) as sandbox,
+    ):
+        config = write_config(tmp_path, sandbox, database)
         sync(config)
         order_id = ShopData.order_id(17)
         touched = sandbox.touch(order_id)
         sync(config)
-    database = tmp_path / "hub.db"
-    assert query(database, "select count(*) from conversion") == [(60,)]
-    (updated,) = query(
-        database, "select source_updated_at from conversion where order_ref = '1018'"
-    )
+        assert query(database, "select count(*) from conversion") == [(60,)]
+        (updated,) = query(
+            database, "select source_updated_at from conversion where order_ref = '1018'"
+        )
     assert stored_instant(updated[0]) == datetime.fromisoformat(touched)
 
 
 def test_orders_updated_while_paging_are_stored_once_in_their_latest_version(
-    tmp_path: Path,
+    tmp_path: Path, hub_database: str
 ) -> None:
     with ShopifySandbox(orders=250, token=TOKEN, seed=SEED, mutate_during_paging=True) as sandbox:
-        config = write_config(tmp_path, sandbox, page_size=40)
+        config = write_config(tmp_path, sandbox, hub_database, page_size=40)
         sync(config)
         mutated = dict(sandbox.mutated)
     assert mutated
-    database = tmp_path / "hub.db"
+    database = hub_database
     assert query(database, "select count(*) from conversion") == [(250,)]
     for order_id, updated_at in mutated.items():
         ref = str(ShopData.order_index(order_id) + 1001)
@@ -298,7 +295,7 @@ def test_orders_updated_while_paging_are_stored_once_in_their_latest_version(
 
 def test_a_wrong_token_fails_with_a_hint_and_never_prints_it(tmp_path: Path) -> None:
     with ShopifySandbox(orders=10, token="shpat_the_server_wants_another_one") as sandbox:
-        config = write_config(tmp_path, sandbox)
+        config = write_config(tmp_path, sandbox, f"sqlite:///{tmp_path / 'hub.db'}")
         result = sync(config, check=False)
     assert result.returncode == 1
     output = result.stdout + result.stderr

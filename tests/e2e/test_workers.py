@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import require_service
+from tests.conftest import require_service, scratch_database
 from tests.e2e.support import TOKEN, dump_database, hub_command, hub_env, run_hub, write_config
 from tests.fakes.paged_api import FakeApi
 
@@ -49,9 +49,12 @@ BROKERS = {
 }
 
 
-@pytest.fixture(params=sorted(BROKERS))
+@pytest.fixture
 def broker(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """(broker URL, a queue name used by this test only); the queue is deleted afterwards."""
+    """(broker URL, a queue name used by this test only); the queue is deleted afterwards.
+
+    The broker's name (a key of BROKERS) comes from the test's parametrization.
+    """
     url, port = BROKERS[request.param]
     require_service(_reachable(url, port))
     queue = f"hub-test-{uuid.uuid4().hex[:12]}"
@@ -80,10 +83,10 @@ def _delete_queue(url: str, queue: str) -> None:
 
 
 def write_workers_config(
-    directory: Path, api_url: str, connections: int, broker_url: str, queue: str
+    directory: Path, api_url: str, connections: int, broker_url: str, queue: str, database: str
 ) -> Path:
     """A hub.yaml with ``connections`` copies of the fake-API connection and a workers block."""
-    config = write_config(directory, api_url, page_size=PAGE)
+    config = write_config(directory, api_url, database=database, page_size=PAGE)
     data = yaml.safe_load(config.read_text())
     template = data["connections"].pop("acme-orders")
     for i in range(connections):  # one tenant each: the rows of two shops never collide
@@ -140,16 +143,37 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def run_proof(tmp_path: Path, broker: tuple[str, str], connections: int, kill_at: int) -> None:
+def run_proof(
+    tmp_path: Path, broker: tuple[str, str], backend: str, connections: int, kill_at: int
+) -> None:
+    """Clean sequential syncs, then the same through two workers with one SIGKILLed; compare.
+
+    Both databases are on ``backend`` (sqlite or postgresql), each new and empty.
+    """
+    with (
+        scratch_database(backend, tmp_path, "clean.db") as clean_url,
+        scratch_database(backend, tmp_path, "distributed.db") as distributed_url,
+    ):
+        _run_proof(tmp_path, broker, connections, kill_at, clean_url, distributed_url)
+
+
+def _run_proof(
+    tmp_path: Path,
+    broker: tuple[str, str],
+    connections: int,
+    kill_at: int,
+    clean_url: str,
+    distributed_url: str,
+) -> None:
     broker_url, queue = broker
     names = [f"shop-{i:02d}" for i in range(connections)]
 
     clean = tmp_path / "clean"
     clean.mkdir()
     with FakeApi(orders=ORDERS, token=TOKEN) as api:
-        write_workers_config(clean, api.url, connections, broker_url, queue)
+        write_workers_config(clean, api.url, connections, broker_url, queue, clean_url)
         run_hub(clean / "hub.yaml", "sync")  # sequential, in this process: the reference
-    expected = dump_database(f"sqlite:///{clean / 'hub.db'}")
+    expected = dump_database(clean_url)
     assert len(expected["conversion"]) == ORDERS * connections  # the reference is complete
 
     workers: list[subprocess.Popen[bytes]] = []
@@ -165,7 +189,9 @@ def run_proof(tmp_path: Path, broker: tuple[str, str], connections: int, kill_at
     distributed.mkdir()
     try:
         with FakeApi(orders=ORDERS, token=TOKEN, on_request=slow_and_kill) as api:
-            config = write_workers_config(distributed, api.url, connections, broker_url, queue)
+            config = write_workers_config(
+                distributed, api.url, connections, broker_url, queue, distributed_url
+            )
             for i in range(2):
                 log = distributed / f"worker-{i}.log"
                 workers.append(start_worker(config, broker_url, log))
@@ -207,16 +233,29 @@ def run_proof(tmp_path: Path, broker: tuple[str, str], connections: int, kill_at
     abandoned = [r for rs in runs.values() for r in rs if r["status"] == "failed"]
     assert abandoned, "no run was interrupted by the SIGKILL"
     assert all("stopped without finishing" in r["error"] for r in abandoned)
-    assert dump_database(f"sqlite:///{distributed / 'hub.db'}") == expected
+    assert dump_database(distributed_url) == expected
     assert "guest:guest" not in logs  # the RabbitMQ password never reaches the logs
 
 
+#: (broker, database backend): both brokers on SQLite, Redis on PostgreSQL by default.
+SETUPS = [
+    ("rabbitmq", "sqlite"),
+    ("redis", "sqlite"),
+    pytest.param("redis", "postgresql", marks=pytest.mark.postgres),
+    pytest.param("rabbitmq", "postgresql", marks=[pytest.mark.postgres, pytest.mark.slow]),
+]
+
+
+@pytest.mark.parametrize(("broker", "backend"), SETUPS, indirect=["broker"])
 def test_killed_worker_syncs_resume_and_equal_clean_syncs(
-    tmp_path: Path, broker: tuple[str, str]
+    tmp_path: Path, broker: tuple[str, str], backend: str
 ) -> None:
-    run_proof(tmp_path, broker, connections=20, kill_at=30)
+    run_proof(tmp_path, broker, backend, connections=20, kill_at=30)
 
 
 @pytest.mark.slow
-def test_killed_worker_many_connections(tmp_path: Path, broker: tuple[str, str]) -> None:
-    run_proof(tmp_path, broker, connections=60, kill_at=150)
+@pytest.mark.parametrize(("broker", "backend"), SETUPS, indirect=["broker"])
+def test_killed_worker_many_connections(
+    tmp_path: Path, broker: tuple[str, str], backend: str
+) -> None:
+    run_proof(tmp_path, broker, backend, connections=60, kill_at=150)
