@@ -58,7 +58,7 @@ from hub.schema import ENTITIES
 from hub.state import SyncState
 from hub.store import Store
 
-__all__ = ["TenantReader", "conversions_with_items"]
+__all__ = ["TenantReader", "conversions_with_items", "describe_conversion"]
 
 #: Rows read per query while iterating: memory stays flat on large tables.
 PAGE_SIZE = 500
@@ -302,3 +302,10 @@ def conversions_with_items(
         if len(page) < page_size:
             return
         last = page[-1]["id"]
+
+
+def describe_conversion(row: Mapping[str, Any]) -> str:
+    """``conversion <id> (order <ref>)``: how messages name a conversion row."""
+    ref = row.get("order_ref")
+    text = f"conversion {row.get('id') or '(no id)'}"
+    return f"{text} (order {ref})" if ref else text

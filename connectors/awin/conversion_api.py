@@ -50,7 +50,7 @@ from hub.connector import Destination, WriteResult
 from hub.errors import AuthError, FatalConnectorError, HubError, RecordError, RetriableError
 from hub.http import HttpClient, RetryPolicy, retry_after_seconds
 from hub.links import marks_of, record_marks
-from hub.reader import conversions_with_items
+from hub.reader import conversions_with_items, describe_conversion
 from hub.redaction import redact
 from hub.store import Store
 
@@ -509,13 +509,6 @@ def record_sent(
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def describe_conversion(row: Mapping[str, Any]) -> str:
-    """``conversion <id> (order <ref>)``: how messages name a conversion."""
-    ref = row.get("order_ref")
-    text = f"conversion {row.get('id') or '(no id)'}"
-    return f"{text} (order {ref})" if ref else text
 
 
 def _classify(ref: list[HttpClient]) -> Callable[[httpx.Response], HubError | None]:

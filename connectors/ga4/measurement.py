@@ -94,7 +94,7 @@ from hub.connector import Destination, WriteResult
 from hub.errors import FatalConnectorError, RecordError
 from hub.http import HttpClient, RetryPolicy, redact_url
 from hub.links import marks_of, record_marks
-from hub.reader import conversions_with_items
+from hub.reader import conversions_with_items, describe_conversion
 from hub.redaction import MASK, redact
 from hub.store import Store
 
@@ -905,13 +905,6 @@ def record_sent(
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def describe_conversion(row: Mapping[str, Any]) -> str:
-    """``conversion <id> (order <ref>)``: how messages name a conversion."""
-    ref = row.get("order_ref")
-    text = f"conversion {row.get('id') or '(no id)'}"
-    return f"{text} (order {ref})" if ref else text
 
 
 def _message_text(message: Mapping[str, str]) -> str:
