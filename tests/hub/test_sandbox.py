@@ -5,28 +5,32 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 
 import httpx
 import pytest
 
-from hub.sandbox import LoopbackServer
-
-
-class _Hello(BaseHTTPRequestHandler):
-    def log_message(self, *_: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "5")
-        self.end_headers()
-        self.wfile.write(b"hello")
+from hub.sandbox import LoopbackServer, Reply
 
 
 class Hello(LoopbackServer):
+    """Answers ``hello``; ``/boom`` is a bug in the sandbox; notes every request."""
+
+    server_name = "HelloSandbox"
+
     def __init__(self, port: int = 0) -> None:
-        self._listen(port, _Hello)
+        self.seen: list[tuple[str, str, int, bytes]] = []
+        self._listen(port)
+
+    def respond(self, method: str, target: str, headers: Message, body: bytes) -> Reply:
+        if target == "/boom":
+            raise RuntimeError("broken route")
+        if target == "/text":
+            return Reply(200, b"plain", (("Content-Type", "text/plain"),))
+        return Reply(200, b"hello" + body, (("X-Hello", headers.get("X-Name") or "?"),))
+
+    def record(self, method: str, target: str, status: int, body: bytes) -> None:
+        self.seen.append((method, target, status, body))
 
 
 def test_a_loopback_server_serves_only_while_started() -> None:
@@ -38,7 +42,31 @@ def test_a_loopback_server_serves_only_while_started() -> None:
         httpx.get(url, timeout=2)
 
 
-@pytest.mark.parametrize("module", ["connectors.shopify.sandbox", "connectors.awin.sandbox"])
+def test_the_shared_request_loop_answers_records_and_survives_a_broken_route(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Hello() as server, httpx.Client(base_url=server.url) as http:
+        answer = http.post("/greet?x=1", content=b" world", headers={"X-Name": "Ana"})
+        assert (answer.status_code, answer.text) == (200, "hello world")
+        assert answer.headers["X-Hello"] == "Ana"
+        assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert answer.headers["Server"].startswith("HelloSandbox")
+        assert http.get("/text").headers["Content-Type"] == "text/plain"
+        broken = http.get("/boom")  # the connection is kept: keep-alive goes on
+        assert broken.status_code == 500 and "RuntimeError" in broken.text
+        assert http.get("/again").status_code == 200
+    assert server.seen == [
+        ("POST", "/greet?x=1", 200, b" world"),
+        ("GET", "/text", 200, b""),
+        ("GET", "/boom", 500, b""),
+        ("GET", "/again", 200, b""),
+    ]
+    assert "broken route" in capsys.readouterr().err  # the traceback, for the sandbox's author
+
+
+@pytest.mark.parametrize(
+    "module", ["connectors.shopify.sandbox", "connectors.awin.sandbox", "connectors.ga4.sandbox"]
+)
 def test_python_m_sandbox_prints_its_config_and_stops_on_sigterm(module: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0"],

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import hmac
 import re
-import sys
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from hub.sandbox import LoopbackServer
+from hub.sandbox import LoopbackServer, Reply
 
 from .conversions import BatchRefused, OrderBook
 from .data import (
@@ -74,9 +71,7 @@ class SandboxRequest(NamedTuple):
     status: int
 
 
-class _Response(NamedTuple):
-    status: int
-    body: bytes
+_Response = Reply
 
 
 class _Refused(Exception):
@@ -133,6 +128,8 @@ class AwinSandbox(LoopbackServer):
     """
 
     thread_name = "awin-sandbox"
+    server_name = "AwinSandbox"
+    content_type = "application/json;charset=UTF-8"
 
     def __init__(
         self,
@@ -183,7 +180,7 @@ class AwinSandbox(LoopbackServer):
         self._facts = [self.data.facts(i) for i in range(transactions)]
         default_now = self.data.start + transactions * SPACING + _SETTLE
         self._now = int(now.timestamp()) if now is not None else default_now
-        self._listen(port, _handler(self))
+        self._listen(port)
 
     @classmethod
     def anchored_now(
@@ -237,6 +234,18 @@ class AwinSandbox(LoopbackServer):
             return self.data.transaction(index, now=self._now, tz=tz, view=view, basket=basket)
 
     # ----------------------------------------------------------------------- requests
+
+    def respond(self, method: str, target: str, headers: Any, body: bytes) -> Reply:
+        return self.handle(method, target, headers, body)
+
+    def failure(self, error: Exception) -> Reply:
+        return _json(500, {"error": "exception", "description": f"sandbox error: {error}"})
+
+    def record(self, method: str, target: str, status: int, body: bytes) -> None:
+        with self._lock:
+            if len(self.requests) >= 1_000_000:  # a demo running for weeks
+                del self.requests[:500_000]
+            self.requests.append(SandboxRequest(method, target, status))
 
     def handle(self, method: str, target: str, headers: Any, body: bytes = b"") -> _Response:
         """Answer one request (the HTTP handler's only call)."""
@@ -500,43 +509,3 @@ def _window(params: dict[str, list[str]], tz: str) -> tuple[int, int]:
         raise _bad("The date range between startDate and endDate cannot be longer than 31 days")
     z = zone(tz)
     return int(start.replace(tzinfo=z).timestamp()), int(end.replace(tzinfo=z).timestamp())
-
-
-# ---------------------------------------------------------------------------- HTTP
-
-
-def _handler(sandbox: AwinSandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: every response has a Content-Length
-        disable_nagle_algorithm = True
-
-        def version_string(self) -> str:
-            return "AwinSandbox"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            try:
-                response = sandbox.handle(self.command, self.path, self.headers, body)
-            except Exception as exc:  # a sandbox bug: say so instead of hanging up
-                traceback.print_exc(file=sys.stderr)
-                response = _json(
-                    500, {"error": "exception", "description": f"sandbox error: {exc}"}
-                )
-            with sandbox._lock:
-                if len(sandbox.requests) >= 1_000_000:
-                    del sandbox.requests[:500_000]
-                sandbox.requests.append(SandboxRequest(self.command, self.path, response.status))
-            self.send_response(response.status)
-            if response.body:
-                self.send_header("Content-Type", "application/json;charset=UTF-8")
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-    return Handler

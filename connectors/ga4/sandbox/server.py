@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import hmac
 import re
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from hub.sandbox import LoopbackServer
+from hub.sandbox import LoopbackServer, Reply
 
 from . import mp, report
 from .data import CURRENCY, FIRST_TRANSACTION, PROPERTY_ID, TIME_ZONE, GA4Data
@@ -78,10 +75,7 @@ class SandboxRequest(NamedTuple):
     body: bytes
 
 
-class _Response(NamedTuple):
-    status: int
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
+_Response = Reply
 
 
 def _json(status: int, body: Any, *headers: tuple[str, str]) -> _Response:
@@ -139,6 +133,8 @@ class GA4Sandbox(LoopbackServer):
     """
 
     thread_name = "ga4-sandbox"
+    server_name = "GA4Sandbox"
+    content_type = "application/json; charset=UTF-8"
 
     def __init__(
         self,
@@ -203,7 +199,7 @@ class GA4Sandbox(LoopbackServer):
         self.mp_events: list[mp.MPEvent] = []
         #: requests and events ``/mp/collect`` dropped, with the reason
         self.mp_dropped: list[mp.Dropped] = []
-        self._listen(port, _handler(self))
+        self._listen(port)
 
     # ----------------------------------------------------------------------- time and data
 
@@ -259,6 +255,19 @@ class GA4Sandbox(LoopbackServer):
                 bucket.since = self._clock()
 
     # ----------------------------------------------------------------------- requests
+
+    def respond(self, method: str, target: str, headers: Any, body: bytes) -> Reply:
+        return self.handle(method, target, headers, body)
+
+    def failure(self, error: Exception) -> Reply:
+        return _json(500, google_error(500, "INTERNAL", f"sandbox error: {error}"))
+
+    def record(self, method: str, target: str, status: int, body: bytes) -> None:
+        with self._lock:
+            if len(self.requests) >= 100_000:
+                del self.requests[:50_000]
+            kept = b"" if target.startswith("/token") else body  # no assertions kept
+            self.requests.append(SandboxRequest(method, target, status, kept))
 
     def handle(self, method: str, target: str, headers: Any, body: bytes = b"") -> _Response:
         """Answer one request (the HTTP handler's only call)."""
@@ -402,46 +411,3 @@ class GA4Sandbox(LoopbackServer):
                         mp.Dropped(f"invalid event: {reasons}", checked.payload["events"][i])
                     )
         return _Response(204, b"")
-
-
-# ---------------------------------------------------------------------------- HTTP
-
-
-def _handler(sandbox: GA4Sandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: every response has a Content-Length
-        disable_nagle_algorithm = True
-
-        def version_string(self) -> str:
-            return "GA4Sandbox"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            try:
-                response = sandbox.handle(self.command, self.path, self.headers, body)
-            except Exception as exc:  # a sandbox bug: say so instead of hanging up
-                traceback.print_exc(file=sys.stderr)
-                response = _json(500, google_error(500, "INTERNAL", f"sandbox error: {exc}"))
-            with sandbox._lock:
-                if len(sandbox.requests) >= 100_000:
-                    del sandbox.requests[:50_000]
-                kept = b"" if self.path.startswith("/token") else body  # no assertions kept
-                sandbox.requests.append(
-                    SandboxRequest(self.command, self.path, response.status, kept)
-                )
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            if response.body:
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-    return Handler

@@ -15,20 +15,17 @@ from __future__ import annotations
 import hmac
 import math
 import re
-import sys
 import threading
 import time
-import traceback
 from array import array
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from hub.sandbox import LoopbackServer
+from hub.sandbox import LoopbackServer, Reply
 
 from .basics import (
     CUSTOMER_ID_BASE,
@@ -128,6 +125,7 @@ class ShopifySandbox(LoopbackServer):
     """
 
     thread_name = "shopify-sandbox"
+    server_name = "ShopifySandbox"
 
     def __init__(
         self,
@@ -160,6 +158,7 @@ class ShopifySandbox(LoopbackServer):
         self.mutate_during_paging = mutate_during_paging
         self.discounts = DiscountStore()
         self.requests: list[SandboxRequest] = []
+        self._served = 0
         #: order id -> the newer updated_at it was given (by :meth:`touch` or while paging)
         self.mutated: dict[int, str] = {}
         self._touched: dict[int, int] = {}
@@ -170,7 +169,7 @@ class ShopifySandbox(LoopbackServer):
         self._products = self._index_products()
         self._prefetch = ThreadPoolExecutor(1, "sandbox-prefetch") if prefetch else None
         self._pages: dict[tuple[Any, ...], tuple[int, Future[tuple[_Response, list[int]]]]] = {}
-        self._listen(port, _handler(self))
+        self._listen(port)
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -244,6 +243,24 @@ class ShopifySandbox(LoopbackServer):
             return self.mutated[order_id]
 
     # ----------------------------------------------------------------------- requests
+
+    def respond(self, method: str, target: str, headers: Any, body: bytes) -> Reply:
+        response = self.handle(method, target, headers, body, headers.get("Host"))
+        with self._lock:
+            self._served += 1
+            served = self._served
+        extra = (("X-Request-Id", f"sandbox-{served:08d}"),)
+        return Reply(response.status, response.body, extra + tuple(response.headers.items()))
+
+    def failure(self, error: Exception) -> Reply:
+        body = {"errors": f"sandbox error: {type(error).__name__}: {error}"}
+        return Reply(500, orjson.dumps(body))
+
+    def record(self, method: str, target: str, status: int, body: bytes) -> None:
+        with self._lock:
+            if len(self.requests) >= 1_000_000:  # a demo running for weeks
+                del self.requests[:500_000]
+            self.requests.append(SandboxRequest(method, target, status))
 
     def handle(
         self, method: str, target: str, headers: Any, body: bytes, host: str | None
@@ -531,42 +548,3 @@ def _body(body: bytes) -> Any:
         return orjson.loads(body or b"null")
     except orjson.JSONDecodeError:
         raise BadRequest("the request body is not JSON") from None
-
-
-def _handler(sandbox: ShopifySandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: every response has a Content-Length
-        disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms stalls
-
-        def version_string(self) -> str:
-            return "ShopifySandbox"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            try:
-                response = sandbox.handle(
-                    self.command, self.path, self.headers, body, self.headers.get("Host")
-                )
-            except Exception as exc:  # a sandbox bug: say so instead of hanging up
-                traceback.print_exc(file=sys.stderr)
-                response = _json(500, {"errors": f"sandbox error: {type(exc).__name__}: {exc}"})
-            with sandbox._lock:
-                if len(sandbox.requests) >= 1_000_000:  # a demo running for weeks
-                    del sandbox.requests[:500_000]
-                sandbox.requests.append(SandboxRequest(self.command, self.path, response.status))
-            self.send_response(response.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(response.body)))
-            self.send_header("X-Request-Id", f"sandbox-{len(sandbox.requests):08d}")
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-    return Handler
