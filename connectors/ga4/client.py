@@ -96,13 +96,10 @@ class QuotaGuard:
             self._sleep(self.pause)
 
     def observe(self, response: httpx.Response) -> None:
-        if not response.is_success:
-            return
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            return
-        quota = body.get("propertyQuota") if isinstance(body, Mapping) else None
+        """Nothing per response: the client hands over the parsed quota (:meth:`note`)."""
+
+    def note(self, quota: Any) -> None:
+        """Learn from an answer's ``propertyQuota`` (parsed once, with the report)."""
         if not isinstance(quota, Mapping):
             return
         self.last = dict(quota)
@@ -171,6 +168,7 @@ class GA4Client:
                 f"POST {path} answered without a report",
                 hint="check that base_url points at https://analyticsdata.googleapis.com",
             )
+        self.quota.note(answer.get("propertyQuota"))
         return answer
 
     def close(self) -> None:
