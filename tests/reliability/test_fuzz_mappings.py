@@ -660,9 +660,8 @@ def test_the_runner_survives_many_more_records(
     _sync_with(RUNNER_LONG, source, stream, records, tmp_path, figures)
 
 
-# Found by the fuzz above; hub/history.py and hub/store.py belong to others, so
-# these stay strict xfails (they fail loudly once fixed: then drop the marker,
-# ).
+# Found by the fuzz above and fixed (hub/jsontext.py, hub/history.py, the bounded
+# integer columns): these keep them fixed.
 
 
 def test_an_integer_beyond_64_bits_is_quarantined_not_a_crash(tmp_path: Path) -> None:
