@@ -18,6 +18,10 @@ docs/decisions/0014-migrations.md):
 
 On PostgreSQL the whole check-and-migrate runs in one transaction under an
 advisory lock, so workers starting together never migrate twice.
+
+A database already at the shipped head (every run after the first) is
+recognised by one query, without loading Alembic at all: that is most of
+the cost of starting a sync (bench/README.md).
 """
 
 from __future__ import annotations
@@ -28,20 +32,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from hub.errors import HubError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 #: The first revision: the schema of the last hub release before migrations.
 INITIAL_REVISION = "0001"
+#: The newest revision in hub/migrations/versions (a test checks it is Alembic's head):
+#: a database stamped with it needs no migration, and no Alembic import.
+SHIPPED_HEAD = "0001"
 VERSION_TABLE = "alembic_version"
 
 _LOCK_KEY = int.from_bytes(
@@ -71,6 +77,8 @@ def script_location() -> str:
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
     """An Alembic Config built in code: no ``alembic.ini`` is needed at run time."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", script_location())
     if url is not None:
@@ -83,6 +91,8 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 
 @lru_cache(maxsize=1)
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -129,6 +139,8 @@ def _engine(url: str) -> Iterator[Engine]:
 
 def current_revision(connection: Connection) -> str | None:
     """The revision recorded in the database, or None when it has none."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -158,6 +170,11 @@ def ensure_schema(engine: Engine) -> None:
     metadata = target_metadata()
     with engine.begin() as connection:
         _lock(connection)
+        if _stamped_at_shipped_head(connection):
+            metadata.create_all(connection)  # a table dropped by hand comes back, as below
+            return
+        from alembic.runtime.migration import MigrationContext
+
         found = current_revision(connection)
         if found is None:
             if _hub_tables(connection):
@@ -174,6 +191,14 @@ def ensure_schema(engine: Engine) -> None:
         metadata.create_all(connection)
 
 
+def _stamped_at_shipped_head(connection: Connection) -> bool:
+    """True when the version table holds exactly :data:`SHIPPED_HEAD` (one query, no Alembic)."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return False
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    return list(versions) == [SHIPPED_HEAD]
+
+
 def _lock(connection: Connection) -> None:
     """On PostgreSQL, serialise schema changes across processes until the commit."""
     if connection.dialect.name == "postgresql":
@@ -181,6 +206,9 @@ def _lock(connection: Connection) -> None:
 
 
 def _run_upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+    from alembic.util import CommandError
+
     try:
         command.upgrade(alembic_config(connection=connection), revision)
     except CommandError as exc:
@@ -196,6 +224,8 @@ def _run_upgrade(connection: Connection, revision: str) -> None:
 
 
 def _known(revision: str) -> bool:
+    from alembic.util import CommandError
+
     try:
         return _scripts().get_revision(revision) is not None
     except CommandError:
@@ -232,6 +262,8 @@ def _shape(connection: Connection, tables: set[str]) -> Shape:
 @lru_cache(maxsize=1)
 def _initial_shape() -> Shape:
     """The initial revision's schema, from replaying it on a scratch in-memory SQLite."""
+    from alembic import command
+
     engine = create_engine("sqlite://")
     try:
         with engine.begin() as connection:
@@ -254,6 +286,8 @@ def _differences(expected: Shape, found: Shape) -> list[str]:
 
 def _adopt_legacy(connection: Connection) -> None:
     """Stamp a pre-migration hub database at the initial revision, if it is exactly that."""
+    from alembic.runtime.migration import MigrationContext
+
     expected = _initial_shape()
     found = _shape(connection, set(inspect(connection).get_table_names()) & expected.keys())
     problems = _differences(expected, found)

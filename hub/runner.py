@@ -25,7 +25,7 @@ import httpx
 from pydantic import ValidationError
 
 from hub.config import ConnectionConfig, HubConfig, QuarantinePolicy, resolve_connector_config
-from hub.connector import Checkpoint, Connector, Record, Stream
+from hub.connector import Checkpoint, Connector, Message, Record, Stream
 from hub.errors import (
     ConfigError,
     HubError,
@@ -54,8 +54,9 @@ from hub.history import (
 from hub.locks import connection_lock
 from hub.mapping import CompiledMapping, Mappings, load_mappings
 from hub.plugins import Registry, get_registry
+from hub.prefetch import Prefetch
 from hub.redaction import redact
-from hub.schema import ENTITIES
+from hub.schema.rows import validate_row
 from hub.state import load_state, save_state
 from hub.store import DEFAULT_BATCH_SIZE, Store
 from hub.yamlfile import format_location, line_at
@@ -63,6 +64,10 @@ from hub.yamlfile import format_location, line_at
 log = logging.getLogger(__name__)
 
 Row = tuple[str, dict[str, Any]]
+
+#: Messages a connector reads ahead while the runner writes (a Shopify page is 250):
+#: the API works while the hub works, and memory stays bounded (hub.prefetch).
+DEFAULT_READ_AHEAD = 256
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,9 @@ def normalize(
         if row.get("tenant") != tenant or row.get("connection") != connection:
             raise RecordError(f"{entity} row was not written for tenant {tenant!r}")
         try:
-            model = ENTITIES[entity][0].model_validate(row)
+            validated.append((entity, validate_row(entity, row)))
         except ValidationError as exc:
             raise RecordError(_describe(entity, exc)) from None
-        validated.append((entity, model.model_dump()))
     return validated
 
 
@@ -222,6 +226,7 @@ class SyncRunner:
         progress: Callable[[Progress], None] | None = None,
         stop: threading.Event | None = None,
         lock_wait: float = 0.0,
+        read_ahead: int = DEFAULT_READ_AHEAD,
     ) -> None:
         self.hub = hub
         self.store = store
@@ -232,6 +237,8 @@ class SyncRunner:
         self.progress = progress
         self.stop = stop or threading.Event()
         self.lock_wait = lock_wait
+        #: messages the connector may read ahead of the writer (0: none, no thread)
+        self.read_ahead = read_ahead
 
     @property
     def mappings(self) -> Mappings:
@@ -354,9 +361,16 @@ class SyncRunner:
             waiting = count_quarantine(db, plan.name) > 0
         batch = _Batch()
         synced_at = datetime.now(UTC)
-        messages = plan.connector.read(
+        messages: Iterator[Message] = plan.connector.read(
             plan.streams, {s: state[s] for s in plan.streams if s in state}
         )
+        if self.read_ahead > 0:
+            messages = Prefetch(
+                messages,
+                max_items=self.read_ahead,
+                flush=_is_checkpoint,
+                name=f"read {plan.name}",
+            )
         try:
             for message in messages:
                 if isinstance(message, Record):
@@ -461,6 +475,10 @@ class SyncRunner:
                     name, stream, counts.records, counts.quarantined, time.monotonic() - started
                 )
             )
+
+
+def _is_checkpoint(message: Message) -> bool:
+    return isinstance(message, Checkpoint)
 
 
 def _close(messages: Iterator[Any]) -> None:

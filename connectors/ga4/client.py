@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -25,8 +25,10 @@ import orjson
 from hub.errors import AuthError, FatalConnectorError, HubError, RetriableError
 from hub.http import HttpClient, RetryPolicy, extract_error_message
 
-from .auth import TokenSource, token_source
 from .settings import GA4Settings
+
+if TYPE_CHECKING:
+    from .auth import TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,13 @@ class GA4Client:
         tokens: TokenSource | None = None,
     ) -> None:
         self.settings = settings
-        self.tokens = tokens or token_source(settings, transport=transport)
+        if tokens is None:
+            # google-auth (and its crypto) is loaded only by a GA4 client that signs in,
+            # not by every hub command that lists the plugins' converters
+            from .auth import token_source
+
+            tokens = token_source(settings, transport=transport)
+        self.tokens = tokens
         sizes = {
             name: size * (10 if settings.analytics_360 else 1)
             for name, size in STANDARD_QUOTAS.items()

@@ -87,3 +87,29 @@ def test_integer_columns_refuse_what_no_database_can_hold() -> None:
 def test_a_number_too_long_to_print_is_described_not_a_crash() -> None:
     assert _short_repr(10**5000) == "a number too long to show"
     assert _short_repr("x" * 100).endswith("...") and len(_short_repr("x" * 100)) == 60
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": math.nan},
+        {"a": [1, {"b": -math.inf}]},
+        {"big": 10**30},
+        {"when": datetime(2025, 3, 1, tzinfo=UTC)},
+        {"pair": (1, 2)},
+        {1: "int key"},
+        {"amount": __import__("decimal").Decimal("1.10")},
+    ],
+    ids=["nan", "nested-inf", "big-int", "datetime", "tuple", "int-key", "decimal"],
+)
+def test_values_orjson_would_change_take_the_exact_path(value: Any) -> None:
+    text = jsontext.dumps(value)
+    exact = json.dumps(jsontext.finite(value), ensure_ascii=False, allow_nan=False, default=str)
+    assert text == exact
+
+
+def test_plain_json_values_are_written_by_orjson_and_read_back_equal() -> None:
+    value = {"name": "Geschenk ⛰️", "n": [1, 2.5, None, True], "nested": {"x": "y"}}
+    text = jsontext.dumps(value)
+    assert json.loads(text) == value
+    assert text == '{"name":"Geschenk ⛰️","n":[1,2.5,null,true],"nested":{"x":"y"}}'

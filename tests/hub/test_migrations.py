@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -360,3 +362,24 @@ def test_hub_db_upgrade_refusal_is_one_readable_message(
     result = cli.invoke(app, ["--config", str(_config(tmp_path, empty_url)), "db", "upgrade"])
     assert result.exit_code == 1
     assert "no migration history" in result.output and "Traceback" not in result.output
+
+
+def test_the_shipped_head_constant_is_alembics_head() -> None:
+    # ensure_schema recognises an up-to-date database by this constant without
+    # loading Alembic; a new revision must move it
+    assert migrate.head() == migrate.SHIPPED_HEAD
+
+
+def test_a_database_at_head_is_opened_without_loading_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store(url).create_all()
+    script = (
+        "import sys\n"
+        "from hub.store import Store\n"
+        f"Store({url!r}).create_all()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

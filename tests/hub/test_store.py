@@ -196,3 +196,48 @@ def test_rows_without_links_keep_their_new_extra_as_is(store: Store) -> None:
 def test_an_unsupported_database_is_refused_when_the_store_opens() -> None:
     with pytest.raises(ConfigError, match="'mysql' database is not supported"):
         Store("mysql://user@127.0.0.1/hub")
+
+
+def test_rows_are_stored_exactly_as_sqlalchemy_itself_would_store_them(store: Store) -> None:
+    """The compiled write path (Store._upsert_plan) against SQLAlchemy's own INSERT."""
+    cet = timezone(timedelta(hours=1))
+    row = conversion(
+        "1",
+        datetime(2025, 3, 14, 16, 20, 5, 123456, tzinfo=cet),
+        "1234.56789",
+        presentment_amount=Decimal("-0.00000001"),
+        presentment_currency="CHF",
+        voucher_codes=["SPRING10", "Grüezi"],
+        is_test=True,
+        occurred_at=datetime(2025, 3, 14, 16, 0, tzinfo=cet),
+        extra={"note": "⛰️", "n": [1, 2.5, None], "deep": {"a": {"b": True}}},
+    )
+    reference = {**row, "id": make_id("t", "shop", "conversion", "2"), "external_id": "2"}
+    table = store.table("conversion")
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [row])
+        db.execute(table.insert(), [reference])
+    columns = [c.name for c in table.columns if c.name not in ("id", "external_id")]
+    casts = ", ".join(f"CAST({name} AS TEXT)" for name in columns)
+    with store.transaction() as db:
+        ours, theirs = db.execute(
+            text(f"SELECT {casts} FROM conversion ORDER BY external_id")  # noqa: S608
+        ).all()
+    assert ours == theirs
+
+
+def test_a_column_missing_from_a_row_gets_its_default(store: Store) -> None:
+    row = {
+        "id": make_id("t", "shop", "conversion", "1"),
+        "tenant": "t",
+        "source": "shop",
+        "connection": "c",
+        "external_id": "1",
+        "synced_at": T0,
+    }
+    with store.transaction() as db:
+        store.upsert(db, "conversion", [row])
+    (stored,) = fetch(store)
+    assert (stored["status"], stored["customer_type"]) == ("pending", "unknown")
+    assert (stored["voucher_codes"], stored["extra"], stored["is_test"]) == ([], {}, False)
+    assert stored["amount"] is None
