@@ -37,7 +37,14 @@ from hub.mapping import load_mappings
 from hub.plugins import get_registry
 from hub.reader import TenantReader
 from hub.redaction import install_log_redaction, redact
-from hub.runner import Progress, RunResult, SyncRunner, open_connector, replay_quarantine
+from hub.runner import (
+    DEFAULT_READ_AHEAD,
+    Progress,
+    RunResult,
+    SyncRunner,
+    open_connector,
+    replay_quarantine,
+)
 from hub.state import load_state, reset_state
 from hub.store import DEFAULT_BATCH_SIZE, Store
 
@@ -316,6 +323,15 @@ def sync(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Rows per database transaction at most.")
     ] = DEFAULT_BATCH_SIZE,
+    read_ahead: Annotated[
+        int,
+        typer.Option(
+            "--read-ahead",
+            min=0,
+            help="Records the connector may read ahead in a thread while rows are written "
+            "(0: read and write in turn, in one thread).",
+        ),
+    ] = DEFAULT_READ_AHEAD,
     enqueue: Annotated[
         bool,
         typer.Option(
@@ -344,6 +360,7 @@ def sync(
             names,
             stop=stop,
             batch_size=batch_size,
+            read_ahead=read_ahead,
             full_refresh=full_refresh,
             streams=stream or None,
         )
@@ -377,6 +394,7 @@ def _sync_all(
     *,
     stop: threading.Event,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    read_ahead: int = DEFAULT_READ_AHEAD,
     full_refresh: bool = False,
     streams: list[str] | None = None,
 ) -> bool:
@@ -386,7 +404,7 @@ def _sync_all(
     Returns whether every run succeeded.
     """
     store = Store(hub.database_url())  # no file or table yet: see _refused_before_start
-    runner = SyncRunner(hub, store, stop=stop, batch_size=batch_size)
+    runner = SyncRunner(hub, store, stop=stop, batch_size=batch_size, read_ahead=read_ahead)
     ok = True
     try:
         _refused_before_start(runner, names, streams)

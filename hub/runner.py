@@ -354,62 +354,44 @@ class SyncRunner:
     def _run(
         self, plan: Plan, run_id: int, counts: RunCounts, full_refresh: bool, started: float
     ) -> str:
-        tenant, source = plan.settings.tenant, plan.settings.connector
         with self.store.transaction() as db:
             state = {} if full_refresh else load_state(db, plan.name)
             # only when something waits in quarantine are good records matched against it
             waiting = count_quarantine(db, plan.name) > 0
         batch = _Batch()
-        synced_at = datetime.now(UTC)
-        messages: Iterator[Message] = plan.connector.read(
+        messages = plan.connector.read(
             plan.streams, {s: state[s] for s in plan.streams if s in state}
         )
+        # The read side (request, parse, map, validate) runs ahead in its own thread
+        # while this one writes: the database releases the GIL while it works.
+        items: Iterator[_Normalized | Checkpoint] = _normalized(
+            plan, messages, synced_at=datetime.now(UTC), keys=waiting
+        )
         if self.read_ahead > 0:
-            messages = Prefetch(
-                messages,
-                max_items=self.read_ahead,
-                flush=_is_checkpoint,
-                name=f"read {plan.name}",
+            items = Prefetch(
+                items, max_items=self.read_ahead, flush=_is_checkpoint, name=f"read {plan.name}"
             )
         try:
-            for message in messages:
-                if isinstance(message, Record):
-                    failpoint("runner.record")
-                    mapping = plan.mappings.get(message.stream)
-                    if mapping is None:
-                        raise HubError(
-                            f"connector {source!r} yielded a record of stream "
-                            f"{message.stream!r}, which was not requested",
-                            hint="this is a bug in the connector; report it to its authors",
-                        )
-                    stream_counts = counts.stream(message.stream)
+            for item in items:
+                if isinstance(item, _Normalized):
+                    stream = item.record.stream
+                    stream_counts = counts.stream(stream)
                     stream_counts["records"] += 1
-                    try:
-                        rows = normalize(
-                            mapping,
-                            message.data,
-                            tenant=tenant,
-                            connection=plan.name,
-                            synced_at=synced_at,
-                        )
-                    except RecordError as exc:
+                    if item.error is not None:
                         stream_counts["quarantined"] += 1
-                        key = record_key(message.data, plan.primary_keys[message.stream])
                         batch.quarantine(
-                            Quarantined(message.stream, message.data, exc.message, key)
+                            Quarantined(stream, item.record.data, item.error, item.key)
                         )
                     else:
-                        batch.add(rows, mapping.fill_entities)
-                        if waiting:
-                            key = record_key(message.data, plan.primary_keys[message.stream])
-                            if key is not None:
-                                batch.stored_keys.setdefault(message.stream, []).append(key)
+                        batch.add(item.rows, item.fill)
+                        if waiting and item.key is not None:
+                            batch.stored_keys.setdefault(stream, []).append(item.key)
                     if batch.size >= self.batch_size:
                         self._flush(plan, run_id, batch, counts, None)
-                        self._report(plan.name, message.stream, counts, started)
-                elif isinstance(message, Checkpoint):
-                    self._flush(plan, run_id, batch, counts, message)
-                    self._report(plan.name, message.stream, counts, started)
+                        self._report(plan.name, stream, counts, started)
+                else:
+                    self._flush(plan, run_id, batch, counts, item)
+                    self._report(plan.name, item.stream, counts, started)
                     failpoint("runner.checkpoint")
                     if self.stop.is_set():
                         log.warning(
@@ -418,7 +400,7 @@ class SyncRunner:
                         return RunStatus.INTERRUPTED
             self._flush(plan, run_id, batch, counts, None)
         finally:
-            _close(messages)
+            _close(items)
         return RunStatus.SUCCEEDED
 
     def _flush(
@@ -477,8 +459,52 @@ class SyncRunner:
             )
 
 
-def _is_checkpoint(message: Message) -> bool:
-    return isinstance(message, Checkpoint)
+@dataclass(slots=True)
+class _Normalized:
+    """A record with its validated rows, or the reason it failed, worked out on the read side."""
+
+    record: Record
+    fill: frozenset[str]
+    rows: list[Row]
+    error: str | None = None
+    #: the record's primary key, when quarantine needs it (a failure, or entries waiting)
+    key: str | None = None
+
+
+def _normalized(
+    plan: Plan, messages: Iterator[Message], *, synced_at: datetime, keys: bool
+) -> Iterator[_Normalized | Checkpoint]:
+    """Each record of ``messages`` mapped and validated; checkpoints passed on as they come."""
+    tenant, source = plan.settings.tenant, plan.settings.connector
+    try:
+        for message in messages:
+            if isinstance(message, Checkpoint):
+                yield message
+                continue
+            failpoint("runner.record")
+            mapping = plan.mappings.get(message.stream)
+            if mapping is None:
+                raise HubError(
+                    f"connector {source!r} yielded a record of stream "
+                    f"{message.stream!r}, which was not requested",
+                    hint="this is a bug in the connector; report it to its authors",
+                )
+            try:
+                rows = normalize(
+                    mapping, message.data, tenant=tenant, connection=plan.name, synced_at=synced_at
+                )
+            except RecordError as exc:
+                key = record_key(message.data, plan.primary_keys[message.stream])
+                yield _Normalized(message, mapping.fill_entities, [], exc.message, key)
+            else:
+                key = record_key(message.data, plan.primary_keys[message.stream]) if keys else None
+                yield _Normalized(message, mapping.fill_entities, rows, None, key)
+    finally:
+        _close(messages)
+
+
+def _is_checkpoint(item: object) -> bool:
+    return isinstance(item, Checkpoint)
 
 
 def _close(messages: Iterator[Any]) -> None:

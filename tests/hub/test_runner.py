@@ -54,6 +54,7 @@ class MemoryConnector(Connector):
     config_model = MemorySettings
     config: MemorySettings
     reads: ClassVar[list[dict[str, Any]]] = []
+    threads: ClassVar[list[str]] = []
 
     @classmethod
     def streams(cls) -> Sequence[Stream]:
@@ -67,6 +68,7 @@ class MemoryConnector(Connector):
         self, streams: Sequence[str], state: Mapping[str, dict[str, Any]]
     ) -> Iterator[Message]:
         MemoryConnector.reads.append(dict(state))
+        MemoryConnector.threads.append(threading.current_thread().name)
         start = state.get("sales", {}).get("page", 0)
         for number, page in enumerate(self.config.pages[start:], start=start):
             if self.config.fail_after_pages is not None and number >= self.config.fail_after_pages:
@@ -121,6 +123,7 @@ def make_hub(tmp_path: Path, database_url: str) -> MakeHub:
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMORY_KEY", SECRET)
     MemoryConnector.reads.clear()
+    MemoryConnector.threads.clear()
 
 
 def runner_for(hub: HubConfig, **kwargs: Any) -> tuple[SyncRunner, Store]:
@@ -304,3 +307,26 @@ def test_a_record_fixed_at_the_source_resolves_its_quarantine_entry(make_hub: Ma
         still = list_quarantine(db, name="shop")
     assert [row["record"]["id"] for row in still] == [3]  # 2 is stored now, 3 is new trouble
     assert count(store) == 2
+
+
+@pytest.mark.parametrize(("read_ahead", "thread"), [(256, "read shop"), (0, "MainThread")])
+def test_the_connector_reads_ahead_in_its_own_thread_unless_turned_off(
+    make_hub: MakeHub, read_ahead: int, thread: str
+) -> None:
+    pages = [[sale(i) for i in range(page * 5, page * 5 + 5)] for page in range(6)]
+    runner, store = runner_for(make_hub(pages), read_ahead=read_ahead, batch_size=3)
+    result = runner.sync("shop")
+    assert result.ok and count(store) == 30
+    assert MemoryConnector.threads == [thread]
+    with store.transaction() as db:
+        assert load_state(db, "shop") == {"sales": {"page": 6}}
+
+
+def test_a_failure_read_ahead_still_stores_everything_before_it(make_hub: MakeHub) -> None:
+    pages = [[sale(1), sale(2)], [sale(3)], [sale(4)]]
+    runner, store = runner_for(make_hub(pages, config={"fail_after_pages": 2}), read_ahead=100)
+    result = runner.sync("shop")
+    assert not result.ok and SECRET not in (result.error or "")
+    assert count(store) == 3
+    with store.transaction() as db:
+        assert load_state(db, "shop") == {"sales": {"page": 2}}
