@@ -255,7 +255,7 @@ def _column_default(entity: str, column: str) -> Any:
     info = ENTITIES[entity][0].model_fields[column]
     if info.is_required() or type(None) in getattr(info.annotation, "__args__", ()):
         return None
-    return info.default_factory() if info.default_factory else info.default
+    return info.get_default(call_default_factory=True)
 
 
 def _value(

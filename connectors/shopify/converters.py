@@ -14,21 +14,34 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from hub.mapping.converters import query_param, to_decimal, to_timestamp
 
-_TABLET = re.compile(r"ipad|tablet|kindle|silk/|playbook|nexus (7|9|10)\b", re.IGNORECASE)
-_MOBILE = re.compile(
-    r"mobi|iphone|ipod|windows phone|blackberry|bb10|opera mini|iemobile|webos", re.IGNORECASE
-)
+_TABLET_WORDS = ("ipad", "tablet", "kindle", "silk/", "playbook")
+_NEXUS_TABLET = r"nexus (7|9|10)\b"
+_MOBILE_WORDS = (
+    "mobi", "iphone", "ipod", "windows phone", "blackberry", "bb10", "opera mini", "iemobile",
+    "webos",
+)  # fmt: skip
+_TABLET = re.compile("|".join([*map(re.escape, _TABLET_WORDS), _NEXUS_TABLET]), re.IGNORECASE)
+_MOBILE = re.compile("|".join(map(re.escape, _MOBILE_WORDS)), re.IGNORECASE)
 _ANDROID = re.compile(r"android", re.IGNORECASE)
+# For ASCII text (nearly every user agent) lower-casing first and looking for the
+# plain words finds exactly what the case-insensitive patterns find, several times
+# faster.
+_NEXUS_LOWER = re.compile(_NEXUS_TABLET)
 
 #: How long before the order a customer record may have been created and still count as
 #: created *by* this order's checkout (Shopify creates the customer when the order is placed).
 NEW_CUSTOMER_WINDOW_MINUTES = 10
 #: Shopify's variant title for products without options.
 DEFAULT_VARIANT_TITLE = "Default Title"
+
+_ZERO = Decimal(0)
+#: window_minutes -> its timedelta (a mapping names one or two windows).
+_WINDOWS: dict[int, timedelta] = {}
+_NO_MONEY = Decimal("0.00")
 
 
 def user_agent_device(value: Any) -> str | None:
@@ -41,11 +54,27 @@ def user_agent_device(value: Any) -> str | None:
     text = str(value).strip()
     if not text:
         return None
+    if text.isascii():
+        lower = text.lower()
+        if (
+            _has_word(lower, _TABLET_WORDS)
+            or ("nexus " in lower and _NEXUS_LOWER.search(lower))
+            or ("android" in lower and "mobile" not in lower)
+        ):
+            return "tablet"
+        return "mobile" if _has_word(lower, _MOBILE_WORDS) else "desktop"
     if _TABLET.search(text) or (_ANDROID.search(text) and "mobile" not in text.lower()):
         return "tablet"
     if _MOBILE.search(text):
         return "mobile"
     return "desktop"
+
+
+def _has_word(text: str, words: tuple[str, ...]) -> bool:
+    for word in words:  # noqa: SIM110 - any() over a generator is much slower here
+        if word in text:
+            return True
+    return False
 
 
 def shopify_device(order: Any) -> str | None:
@@ -57,7 +86,7 @@ def shopify_device(order: Any) -> str | None:
     """
     record = _mapping(order, "shopify_device")
     details = record.get("client_details")
-    agent = details.get("user_agent") if isinstance(details, Mapping) else None
+    agent = details.get("user_agent") if _is_mapping(details) else None
     device = user_agent_device(agent) if agent is not None else None
     if device is None and record.get("source_name") == "pos":
         return "pos"
@@ -88,13 +117,16 @@ def shopify_customer_type(order: Any, *, window_minutes: int = NEW_CUSTOMER_WIND
     """
     record = _mapping(order, "shopify_customer_type")
     customer = record.get("customer")
-    if not isinstance(customer, Mapping):
+    if not _is_mapping(customer):
         return "unknown"
     customer_created = _instant(customer.get("created_at"))
     order_created = _instant(record.get("created_at"))
     if customer_created is None or order_created is None:
         return "unknown"
-    if customer_created >= order_created - timedelta(minutes=window_minutes):
+    window = _WINDOWS.get(window_minutes)
+    if window is None:
+        window = _WINDOWS[window_minutes] = timedelta(minutes=window_minutes)
+    if customer_created >= order_created - window:
         return "new"
     return "unknown"
 
@@ -124,7 +156,7 @@ def shopify_refunded_amount(order: Any) -> Decimal | None:
     remaining = _money(record.get("current_total_price"))
     if original is None or remaining is None:
         return None
-    return max(original - remaining, Decimal("0.00"))
+    return max(original - remaining, _NO_MONEY)
 
 
 def shopify_line_amount(line: Any) -> Decimal | None:
@@ -133,18 +165,25 @@ def shopify_line_amount(line: Any) -> Decimal | None:
     Includes tax when the order has ``taxes_included``; refunds are not
     subtracted (they are in ``refunded_quantity``).
     """
-    item = _mapping(line, "shopify_line_amount")
-    price = _money(item.get("price"))
+    item = line if line.__class__ is dict else _mapping(line, "shopify_line_amount")
+    price = item.get("price")
+    if price is not None:
+        price = to_decimal(price)
     quantity = item.get("quantity")
     if price is None or quantity is None:
         return None
-    if isinstance(quantity, bool) or not isinstance(quantity, int | float | str | Decimal):
+    if quantity.__class__ is int:  # the usual case; Decimal(n) == Decimal(str(n)) for an int
+        count = Decimal(quantity)
+    elif isinstance(quantity, bool) or not isinstance(quantity, int | float | str | Decimal):
         raise TypeError(f"quantity {quantity!r} is not a number")
-    discount = Decimal(0)
-    for allocation in item.get("discount_allocations") or []:
-        if isinstance(allocation, Mapping):
-            discount += _money(allocation.get("amount")) or Decimal(0)
-    return price * Decimal(str(quantity)) - discount
+    else:
+        count = Decimal(str(quantity))
+    discount = _ZERO
+    for allocation in item.get("discount_allocations") or ():
+        if allocation.__class__ is dict or isinstance(allocation, Mapping):
+            amount = allocation.get("amount")
+            discount += (None if amount is None else to_decimal(amount)) or _ZERO
+    return price * count - discount
 
 
 def shopify_landing_param(order: Any, *, name: str | list[str]) -> str | None:
@@ -181,7 +220,13 @@ def shopify_variant_title(product: Any) -> str | None:
     return f"{title} - {variant_title}" if title else variant_title
 
 
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    return value.__class__ is dict or isinstance(value, Mapping)
+
+
 def _mapping(value: Any, converter: str) -> Mapping[str, Any]:
+    if value.__class__ is dict:  # records are plain dicts; the ABC check is slow
+        return value
     if not isinstance(value, Mapping):
         raise TypeError(f"{converter} reads a whole record (path: $), got {type(value).__name__}")
     return value

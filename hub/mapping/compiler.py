@@ -26,11 +26,13 @@ from hub.errors import RecordError
 from hub.mapping.codegen import Code
 from hub.mapping.extra import ALWAYS, build_tree, emit_pruner
 from hub.mapping.ids import fast_make_id
+from hub.mapping.inline import inline_call
 from hub.mapping.paths import HELPERS, Key, Path, emit_getter
 from hub.mapping.runtime import (
     Site,
     field_error,
     id_text,
+    key_reader,
     missing_id,
     not_a_list,
     not_a_record,
@@ -100,6 +102,8 @@ class _Scope:
     bits: list[int] = field(default_factory=lambda: [1])
     # the condition of a path that is always removed when its row exists
     always: int = ALWAYS
+    # a local holding a key reader of the record (``E``'s get, made once per element)
+    getter: str | None = None
 
     def bit(self) -> int:
         bit = self.bits[0]
@@ -116,6 +120,7 @@ class _Generator:
                 "_RecordError": RecordError,
                 "_make_id": fast_make_id,
                 "_id_text": id_text,
+                "_key_reader": key_reader,
                 "_field_error": field_error,
                 "_required_error": required_error,
                 "_unmapped_error": unmapped_error,
@@ -187,7 +192,7 @@ class _Generator:
     def each_child(self, child: EntitySpec, number: int) -> None:
         assert child.each is not None
         removals: list[tuple[Path, int]] = [(path, ALWAYS) for path in child.drop]
-        scope = _Scope("E", "I", "cm", "ext", False, removals, None)
+        scope = _Scope("E", "I", "cm", "ext", False, removals, None, getter="Eg")
         site = self.site(child.entity, "each", child.each.text, False)
         self.emit(1, "v = None")
         self.path_into(child.each, _Scope("R", None, "m", "ext", True, [], None), 1, bit=0)
@@ -196,6 +201,7 @@ class _Generator:
         self.emit(3, f"raise _not_a_list({site}, v, ext)")
         self.emit(2, "for I, E in enumerate(v):")
         self.emit(3, "cm = 0")
+        self.emit(3, "Eg = E.get if E.__class__ is dict else _key_reader(E)")
         self.external_id(child, scope, 3, target="cext", prefix="ext")
         self.emit(3, f"cid = _make_id(tenant, _SOURCE, {child.entity!r}, cext)")
         self.updated_at(child, scope, 3, target="cupd", inherit="upd")
@@ -245,7 +251,12 @@ class _Generator:
         else:
             self.emit(indent + 1, "continue")
         self.emit(indent, "try:")
-        self.emit(indent + 1, f"{target} = v if v.__class__ is str else _id_text(v)")
+        # id_text of an int (not a bool: its class is bool) is str(v)
+        self.emit(
+            indent + 1,
+            f"{target} = v if v.__class__ is str else str(v) if v.__class__ is int "
+            "else _id_text(v)",
+        )
         self.emit(indent, "except (TypeError, ValueError) as e:")
         self.emit(indent + 1, f"raise _field_error({site}, v, e, {scope.row_id}, {index}) from e")
         if prefix is not None and entity.scope == "parent":
@@ -330,7 +341,7 @@ class _Generator:
             self.alternatives(spec.alternatives, scope, indent, site)
         for step in spec.steps:
             self.emit(indent, "if v is not None:")
-            self.emit(indent + 1, f"v = {self.name(step.function, '_conv')}(v)")
+            self.emit(indent + 1, f"v = {inline_call(step, self.name)}")
         if spec.mapping is not None:
             table = self.name(spec.mapping, "_map")
             self.emit(indent, "if v is not None:")
@@ -388,8 +399,10 @@ class _Generator:
             return
         if path.base == "parent":
             variable, known_dict, removals = "R", True, scope.parent_removals
+            getter = None
         else:
             variable, known_dict, removals = scope.record, scope.known_dict, scope.removals
+            getter = scope.getter
         if removals is not None and bit:
             removals.append((path, scope.always if bit == ALWAYS else bit))
         if path.is_whole:
@@ -404,6 +417,8 @@ class _Generator:
             key = repr(segment.name)
             if number == 0 and known_dict and segment.index is None:
                 self.emit(indent, f"v = {current}.get({key})")
+            elif number == 0 and getter is not None and segment.index is None:
+                self.emit(indent, f"v = {getter}({key})")
             elif segment.index is None:
                 guard = "" if number == 0 else "if v is not None: "
                 self.emit(

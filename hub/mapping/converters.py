@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -76,12 +76,20 @@ def to_decimal(value: Any, *, places: int | None = None) -> Decimal | None:
     ``places`` rounds half up to that many decimal places (money in cents: 2).
     """
     if value.__class__ is str:  # the common case first: money as text
-        try:
-            number = Decimal(value)  # surrounding whitespace is allowed
-        except InvalidOperation:
-            if not value.strip():
-                return None
-            raise ValueError("not a decimal number") from None
+        number = _DECIMALS.get(value)
+        if number is not None and places is None:
+            return number  # read before, so finite
+        if number is None:
+            try:
+                number = Decimal(value)  # surrounding whitespace is allowed
+            except InvalidOperation:
+                if not value.strip():
+                    return None
+                raise ValueError("not a decimal number") from None
+            if number.is_finite():
+                if len(_DECIMALS) >= _DECIMALS_SIZE:
+                    _DECIMALS.clear()
+                _DECIMALS[value] = number
     elif isinstance(value, bool):
         raise _needs("a decimal number", value)
     elif isinstance(value, Decimal):
@@ -94,11 +102,31 @@ def to_decimal(value: Any, *, places: int | None = None) -> Decimal | None:
         number = Decimal(format(value, ".15g"))
     else:
         raise _needs("a decimal number", value)
+    return _checked(number, places)
+
+
+def _checked(number: Decimal, places: int | None) -> Decimal:
+    """``number`` if finite, rounded half up to ``places`` decimal places when given."""
     if not number.is_finite():
         raise ValueError("not a finite number")
     if places is not None:
-        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        quantum = _QUANTA.get(places) if isinstance(places, int) else None
+        if quantum is None:
+            quantum = Decimal(1).scaleb(-places)
+        number = number.quantize(quantum, rounding=ROUND_HALF_UP)
     return number
+
+
+#: Decimal text -> its finite Decimal. Money texts repeat (prices, "0.00", discounts),
+#: ``Decimal(text)`` is exact whatever the context, and Decimals are immutable, so
+#: reading each text once is safe. Bounded: emptied when full.
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_SIZE = 4096
+
+_ZERO = Decimal(0)
+
+#: ``Decimal(1).scaleb(-places)`` for the places a mapping may ask for, made once.
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(13)}
 
 
 def _check_decimal_args(*, places: int | None = None) -> None:
@@ -123,13 +151,21 @@ def to_timestamp(
     Numbers are accepted only with ``epoch: seconds`` or ``epoch: milliseconds``.
     """
     if value.__class__ is str and format is None:
+        if timezone is None:
+            known = _INSTANTS.get(value)
+            if known is not None:
+                return known
         try:  # the common case: ISO 8601 text with an offset
             parsed = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
             if parsed.tzinfo is not None and timezone is None:
-                return parsed.astimezone(UTC)
+                instant = parsed.astimezone(UTC)
+                if len(_INSTANTS) >= _INSTANTS_SIZE:
+                    _INSTANTS.clear()
+                _INSTANTS[value] = instant
+                return instant
     if isinstance(value, bool):
         raise _needs("a timestamp", value)
     if isinstance(value, int | float | Decimal):
@@ -163,6 +199,14 @@ def to_timestamp(
             )
         parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
     return parsed.astimezone(UTC)
+
+
+#: ISO 8601 text with an offset -> its UTC instant. A record often carries the same
+#: text several times (created_at, processed_at, the customer's created_at read by a
+#: converter), and datetimes are immutable, so parsing each text once is safe. Bounded:
+#: emptied when full.
+_INSTANTS: dict[str, datetime] = {}
+_INSTANTS_SIZE = 4096
 
 
 def _check_timestamp_args(
@@ -293,12 +337,13 @@ def first(value: Any) -> Any:
 def total(value: Any, *, places: int | None = None) -> Decimal | None:
     """The exact decimal sum of a list's items (``0`` for an empty list), e.g. discounts."""
     items: Iterable[Any] = value if isinstance(value, list) else [value]
-    result = Decimal(0)
+    result = _ZERO
     for item in items:
-        number = None if item is None else to_decimal(item)
-        if number is not None:
-            result += number
-    return result if places is None else to_decimal(result, places=places)
+        if item is not None:
+            number = to_decimal(item)
+            if number is not None:
+                result += number
+    return result if places is None else _checked(result, places)
 
 
 def query_param(value: Any, *, name: str | list[str]) -> str | None:
@@ -306,12 +351,58 @@ def query_param(value: Any, *, name: str | list[str]) -> str | None:
 
     Works on relative URLs too (Shopify's ``landing_site`` is ``/path?awc=...``).
     """
-    query = parse_qs(urlsplit(to_string(value)).query, keep_blank_values=False)
-    for candidate in [name] if isinstance(name, str) else name:
+    url = to_string(value)
+    query = _QUERIES.get(url)
+    if query is None:
+        query = _first_params(url)
+        if len(_QUERIES) >= _QUERIES_SIZE:
+            _QUERIES.clear()
+        _QUERIES[url] = query
+    if isinstance(name, str):
+        return query.get(name)
+    for candidate in name:
         found = query.get(candidate)
-        if found:
-            return found[0]
+        if found is not None:
+            return found
     return None
+
+
+#: URL -> its first value of each query parameter. Mappings often read several
+#: parameters of one URL (utm_source and utm_medium of the landing page); the dicts
+#: are shared, so they are only ever read. Bounded: emptied when full.
+_QUERIES: dict[str, dict[str, str]] = {}
+_QUERIES_SIZE = 256
+
+
+def _first_params(url: str) -> dict[str, str]:
+    """The first value of each query parameter of ``url`` (``parse_qs``, blanks dropped)."""
+    first: dict[str, str] = {}
+    if (
+        url[:1] == "/"
+        and url[:2] != "//"
+        and "\t" not in url
+        and "\r" not in url
+        and "\n" not in url
+    ):
+        # A relative URL (Shopify's landing_site) without the tab and newlines
+        # urlsplit deletes: it has no scheme and no host, urlsplit strips nothing,
+        # and the query is what follows the first '?' before any '#'. The pairs
+        # are read as parse_qsl reads them.
+        query = url.partition("#")[0].partition("?")[2]
+        for pair in query.split("&") if query else ():
+            key, equals, found = pair.partition("=")
+            if not equals or not found:  # 'k' and 'k=': blank, dropped
+                continue
+            key = key.replace("+", " ")
+            if "%" in key:  # unquote returns text without '%' as it is
+                key = unquote(key)
+            if key not in first:
+                found = found.replace("+", " ")
+                first[key] = unquote(found) if "%" in found else found
+        return first
+    for key, found in parse_qsl(urlsplit(url).query, keep_blank_values=False):
+        first.setdefault(key, found)
+    return first
 
 
 def _check_query_param(*, name: str | list[str]) -> None:

@@ -116,29 +116,80 @@ def _emit_node(code: Code, node: Node) -> str:
 
 
 def _dict_lines(code: Code, node: Node) -> list[str]:
-    drop = frozenset(k for k, n in node.keys.items() if n.leaf == ALWAYS)
     lines = ["    if x.__class__ is dict:"]
     # copy, then pop the placed keys: the cost follows the mapping, not the record's size
     lines.append("        out = x.copy()")
-    lines += [f"        out.pop({key!r}, None)" for key in sorted(drop)]
+    lines += _key_lines(code, node, "x", "out", 2, 0)
+    lines += ["        if not out and x:", "            return _GONE", "        return out"]
+    return lines
+
+
+def _key_lines(code: Code, node: Node, x: str, out: str, indent: int, depth: int) -> list[str]:
+    """Remove ``node``'s keys from ``out`` (a copy of the dict ``x``).
+
+    A child holding only keys is pruned inline (no call per level); one with
+    list selectors gets its own function. A child whose every removal depends
+    on the mask is skipped when none of its bits is set: it would change nothing.
+    """
+    pad = "    " * indent
+    drop = frozenset(k for k, n in node.keys.items() if n.leaf == ALWAYS)
+    lines = [f"{pad}{out}.pop({key!r}, None)" for key in sorted(drop)]
     for key, child in node.keys.items():
         if child.leaf == ALWAYS:
             continue
         literal = repr(key)
         if child.leaf and not _has_children(child):
-            lines.append(f"        if m & {child.leaf}: out.pop({literal}, None)")
+            lines.append(f"{pad}if m & {child.leaf}: {out}.pop({literal}, None)")
             continue
-        function = _emit_node(code, child)
+        bits = _bits(child)
+        if bits != ALWAYS:
+            lines.append(f"{pad}if m & {bits} and {literal} in {out}:")
+        else:
+            lines.append(f"{pad}if {literal} in {out}:")
+        inner = pad + "    "
+        if _has_lists(child):
+            function = _emit_node(code, child)
+            pruned = f"t{depth}"  # not r: inside a list, r is the element
+            lines += [
+                f"{inner}{pruned} = {function}({out}[{literal}], m)",
+                f"{inner}if {pruned} is _GONE:",
+                f"{inner}    del {out}[{literal}]",
+                f"{inner}else:",
+                f"{inner}    {out}[{literal}] = {pruned}",
+            ]
+            continue
+        cx, co = f"x{depth + 1}", f"o{depth + 1}"
+        if child.leaf:  # removed whole when its bit is set
+            lines += [f"{inner}if m & {child.leaf}:", f"{inner}    del {out}[{literal}]"]
+            lines.append(f"{inner}elif ({cx} := {out}[{literal}]).__class__ is dict:")
+        else:
+            lines.append(f"{inner}if ({cx} := {out}[{literal}]).__class__ is dict:")
+        deeper = inner + "    "
+        lines.append(f"{deeper}{co} = {cx}.copy()")
+        lines += _key_lines(code, child, cx, co, indent + 2, depth + 1)
         lines += [
-            f"        if {literal} in out:",
-            f"            r = {function}(out[{literal}], m)",
-            "            if r is _GONE:",
-            f"                del out[{literal}]",
-            "            else:",
-            f"                out[{literal}] = r",
+            f"{deeper}if not {co} and {cx}:",
+            f"{deeper}    del {out}[{literal}]",
+            f"{deeper}else:",
+            f"{deeper}    {out}[{literal}] = {co}",
         ]
-    lines += ["        if not out and x:", "            return _GONE", "        return out"]
     return lines
+
+
+def _bits(node: Node) -> int:
+    """The mask bits any removal under ``node`` depends on; ALWAYS if one does not."""
+    if node.leaf == ALWAYS:
+        return ALWAYS
+    bits = node.leaf
+    children = [*node.keys.values(), *node.indexes.values(), *(n for _, n in node.filters)]
+    if node.each is not None:
+        children.append(node.each)
+    for child in children:
+        found = _bits(child)
+        if found == ALWAYS:
+            return ALWAYS
+        bits |= found
+    return bits if bits else ALWAYS
 
 
 def _list_lines(code: Code, node: Node) -> list[str]:
@@ -149,8 +200,18 @@ def _list_lines(code: Code, node: Node) -> list[str]:
     firsts = [n for n, (f, _) in enumerate(node.filters) if f.first]
     lines += [f"        done{n} = False" for n in firsts]
     lines += ["        for e in x:", "            r = e"]
-    if node.each is not None:
-        function = _emit_node(code, node.each)
+    each = node.each
+    if each is not None and not each.leaf and each.keys and not _has_lists(each):
+        # elements that are objects with keys to remove: pruned inline, as _key_lines does
+        lines += [
+            "            if r.__class__ is dict:",
+            "                o0 = r.copy()",
+            *_key_lines(code, each, "r", "o0", 4, 0),
+            "                if not o0 and r: continue",
+            "                r = o0",
+        ]
+    elif each is not None:
+        function = _emit_node(code, each)
         lines += [f"            r = {function}(r, m)", "            if r is _GONE: continue"]
     for number, (selector, child) in enumerate(node.filters):
         test = match_test(code, selector.conditions, "e")
@@ -173,6 +234,10 @@ def _list_lines(code: Code, node: Node) -> list[str]:
         "        return out",
     ]
     return lines
+
+
+def _has_lists(node: Node) -> bool:
+    return bool(node.each is not None or node.indexes or node.filters)
 
 
 def _has_children(node: Node) -> bool:

@@ -13,21 +13,41 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from hub.schema import make_id
 
 _VARIANT = "89ab"
 
 
+#: The RFC 4122 variant digit that replaces each hex digit at the 17th place.
+_VARIANT_OF = {digit: _VARIANT[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def _builtin_sha1() -> Callable[[bytes], Any]:
+    """CPython's own SHA-1: for short inputs it skips OpenSSL's per-call setup."""
+    try:
+        from _sha1 import sha1
+    except ImportError:  # pragma: no cover - other interpreters
+        return partial(hashlib.sha1, usedforsecurity=False)  # not a security use (FIPS)
+    return sha1
+
+
+_sha1 = _builtin_sha1()
+
+
 def _make(namespace: uuid.UUID, separator: str) -> Callable[[str, str, str, str], str]:
     prefix = namespace.bytes
-    sha1 = hashlib.sha1
+    sha1 = _sha1
+    variant = _VARIANT_OF
+    join = separator.join
 
     def fast_make_id(tenant: str, source: str, entity: str, external_id: str) -> str:
-        name = separator.join((tenant, source, entity, external_id)).encode("utf-8")
-        h = sha1(prefix + name, usedforsecurity=False).hexdigest()
+        name = join((tenant, source, entity, external_id)).encode()
+        h = sha1(prefix + name).hexdigest()
         # UUID version 5 (the 13th hex digit) and RFC 4122 variant (the 17th)
-        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:32]}"
 
     return fast_make_id
 

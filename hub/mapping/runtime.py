@@ -8,11 +8,12 @@ that hold personal data are never shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import RecordError
-from hub.mapping.paths import as_text
+from hub.mapping.paths import as_text, get_key
 
 _MAX_VALUE_TEXT = 80
 
@@ -99,6 +100,17 @@ def id_text(value: Any) -> str:
     if isinstance(value, dict | list):
         raise TypeError("an id must be text or a number, not an object or a list")
     return as_text(value)
+
+
+def key_reader(value: Any) -> Callable[[str], Any]:
+    """What ``value.get`` is for a dict: reads a key as :func:`get_key` does (``None``
+    for anything that is not a mapping). Each-children read many keys of one
+    element; for a dict element they call its ``get`` directly."""
+
+    def read(key: str) -> Any:
+        return get_key(value, key, None)
+
+    return read
 
 
 def template_text(parts: tuple[Any, ...], values: list[Any]) -> str | None:
