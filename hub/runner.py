@@ -58,7 +58,7 @@ from hub.prefetch import Prefetch
 from hub.redaction import redact
 from hub.schema.rows import validate_row
 from hub.state import load_state, save_state
-from hub.store import DEFAULT_BATCH_SIZE, Store
+from hub.store import DEFAULT_BATCH_SIZE, PreparedRow, Store
 from hub.yamlfile import format_location, line_at
 
 log = logging.getLogger(__name__)
@@ -188,16 +188,16 @@ class _Batch:
     """Rows and quarantined records waiting for the next commit."""
 
     def __init__(self) -> None:
-        # (entity, fill) -> rows; fill rows only fill gaps (see Store.upsert)
-        self.rows: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        # entity -> rows prepared for the store (fill rows only fill gaps: Store.upsert)
+        self.rows: dict[str, list[PreparedRow]] = {}
         self.quarantined: list[Quarantined] = []
         # stream -> keys of records stored fine (resolve their quarantine entries)
         self.stored_keys: dict[str, list[str]] = {}
         self.size = 0
 
-    def add(self, rows: Sequence[Row], fill_entities: frozenset[str]) -> None:
+    def add(self, rows: Sequence[tuple[str, PreparedRow]]) -> None:
         for entity, row in rows:
-            self.rows.setdefault((entity, entity in fill_entities), []).append(row)
+            self.rows.setdefault(entity, []).append(row)
         self.size += len(rows)
 
     def quarantine(self, item: Quarantined) -> None:
@@ -365,7 +365,7 @@ class SyncRunner:
         # The read side (request, parse, map, validate) runs ahead in its own thread
         # while this one writes: the database releases the GIL while it works.
         items: Iterator[_Normalized | Checkpoint] = _normalized(
-            plan, messages, synced_at=datetime.now(UTC), keys=waiting
+            plan, messages, self.store, synced_at=datetime.now(UTC), keys=waiting
         )
         if self.read_ahead > 0:
             items = Prefetch(
@@ -383,7 +383,7 @@ class SyncRunner:
                             Quarantined(stream, item.record.data, item.error, item.key)
                         )
                     else:
-                        batch.add(item.rows, item.fill)
+                        batch.add(item.rows)
                         if waiting and item.key is not None:
                             batch.stored_keys.setdefault(stream, []).append(item.key)
                     if batch.size >= self.batch_size:
@@ -416,8 +416,8 @@ class SyncRunner:
         too_many = plan.policy.exceeded(counts.quarantined, counts.records)
         failpoint("runner.batch_ready")
         with self.store.transaction() as db:
-            for (entity, fill), rows in batch.rows.items():
-                written = self.store.upsert(db, entity, rows, fill=fill)
+            for entity, rows in batch.rows.items():
+                written = self.store.write(db, entity, rows)
                 counts.entities[entity] = counts.entities.get(entity, 0) + written
             add_to_quarantine(
                 db,
@@ -464,17 +464,18 @@ class _Normalized:
     """A record with its validated rows, or the reason it failed, worked out on the read side."""
 
     record: Record
-    fill: frozenset[str]
-    rows: list[Row]
+    #: (entity, row converted for the store) - conversion is the read side's work too
+    rows: list[tuple[str, PreparedRow]]
     error: str | None = None
     #: the record's primary key, when quarantine needs it (a failure, or entries waiting)
     key: str | None = None
 
 
 def _normalized(
-    plan: Plan, messages: Iterator[Message], *, synced_at: datetime, keys: bool
+    plan: Plan, messages: Iterator[Message], store: Store, *, synced_at: datetime, keys: bool
 ) -> Iterator[_Normalized | Checkpoint]:
-    """Each record of ``messages`` mapped and validated; checkpoints passed on as they come."""
+    """Each record of ``messages`` mapped, validated and prepared for the store;
+    checkpoints passed on as they come."""
     tenant, source = plan.settings.tenant, plan.settings.connector
     try:
         for message in messages:
@@ -495,10 +496,15 @@ def _normalized(
                 )
             except RecordError as exc:
                 key = record_key(message.data, plan.primary_keys[message.stream])
-                yield _Normalized(message, mapping.fill_entities, [], exc.message, key)
+                yield _Normalized(message, [], exc.message, key)
             else:
+                fill = mapping.fill_entities
+                prepared = [
+                    (entity, store.prepare(entity, row, fill=entity in fill))
+                    for entity, row in rows
+                ]
                 key = record_key(message.data, plan.primary_keys[message.stream]) if keys else None
-                yield _Normalized(message, mapping.fill_entities, rows, None, key)
+                yield _Normalized(message, prepared, None, key)
     finally:
         _close(messages)
 
@@ -575,10 +581,13 @@ def replay_quarantine(
                 result.still_failing += 1
                 result.reasons[item["id"]] = exc.message
                 continue
-            batch = _Batch()
-            batch.add(rows, compiled[key].fill_entities)
-            for (entity, fill), entity_rows in batch.rows.items():
-                store.upsert(db, entity, entity_rows, fill=fill)
+            fill = compiled[key].fill_entities
+            grouped: dict[str, list[PreparedRow]] = {}
+            for entity, row in rows:
+                prepared_row = store.prepare(entity, row, fill=entity in fill)
+                grouped.setdefault(entity, []).append(prepared_row)
+            for entity, prepared in grouped.items():
+                store.write(db, entity, prepared)
             resolve_quarantined(db, [item["id"]])
             result.resolved += 1
     return result
