@@ -24,6 +24,7 @@ from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import hub.lean_imports  # noqa: F401 - before anything imports httpx
 from hub.config import (
     HubConfig,
     check_config,

@@ -688,6 +688,10 @@ class HttpClient:
         except httpx.RequestError as exc:
             self._raise_transport_error(shown, exc, time.perf_counter() - started)
         elapsed = time.perf_counter() - started
+        # httpx links a response and its (already read) stream both ways: a cycle that
+        # only the garbage collector frees, and with it every page body, several MB at a
+        # time. The body is in response.content; the stream is no longer needed.
+        response.stream = httpx.ByteStream(b"")
         request_id = response.headers.get(self.request_id_header)
         log.debug(
             "%s -> %s in %.3fs%s",

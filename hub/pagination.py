@@ -267,6 +267,8 @@ class Paginator(ABC):
             )
             previous_body = response.content if self.compare_bodies else None
             current = following
+            # hold no page while the next one is fetched (memory: one page, not two)
+            del response, data
 
     def _guard_loop(
         self,

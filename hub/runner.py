@@ -25,7 +25,7 @@ import httpx
 from pydantic import ValidationError
 
 from hub.config import ConnectionConfig, HubConfig, QuarantinePolicy, resolve_connector_config
-from hub.connector import Checkpoint, Connector, Message, Record, Stream
+from hub.connector import Checkpoint, Connector, Message, Stream
 from hub.errors import (
     ConfigError,
     HubError,
@@ -67,7 +67,7 @@ Row = tuple[str, dict[str, Any]]
 
 #: Messages a connector reads ahead while the runner writes (a Shopify page is 250):
 #: the API works while the hub works, and memory stays bounded (hub.prefetch).
-DEFAULT_READ_AHEAD = 256
+DEFAULT_READ_AHEAD = 128
 
 
 @dataclass(frozen=True)
@@ -374,13 +374,13 @@ class SyncRunner:
         try:
             for item in items:
                 if isinstance(item, _Normalized):
-                    stream = item.record.stream
+                    stream = item.stream
                     stream_counts = counts.stream(stream)
                     stream_counts["records"] += 1
                     if item.error is not None:
                         stream_counts["quarantined"] += 1
                         batch.quarantine(
-                            Quarantined(stream, item.record.data, item.error, item.key)
+                            Quarantined(stream, item.record or {}, item.error, item.key)
                         )
                     else:
                         batch.add(item.rows)
@@ -463,9 +463,11 @@ class SyncRunner:
 class _Normalized:
     """A record with its validated rows, or the reason it failed, worked out on the read side."""
 
-    record: Record
+    stream: str
     #: (entity, row converted for the store) - conversion is the read side's work too
     rows: list[tuple[str, PreparedRow]]
+    #: the record itself only when it goes to quarantine (memory: rows are enough)
+    record: dict[str, Any] | None = None
     error: str | None = None
     #: the record's primary key, when quarantine needs it (a failure, or entries waiting)
     key: str | None = None
@@ -496,7 +498,7 @@ def _normalized(
                 )
             except RecordError as exc:
                 key = record_key(message.data, plan.primary_keys[message.stream])
-                yield _Normalized(message, [], exc.message, key)
+                yield _Normalized(message.stream, [], message.data, exc.message, key)
             else:
                 fill = mapping.fill_entities
                 prepared = [
@@ -504,7 +506,7 @@ def _normalized(
                     for entity, row in rows
                 ]
                 key = record_key(message.data, plan.primary_keys[message.stream]) if keys else None
-                yield _Normalized(message, prepared, None, key)
+                yield _Normalized(message.stream, prepared, None, None, key)
     finally:
         _close(messages)
 

@@ -571,3 +571,4 @@ def read_incremental(
             for record in prepare(raw):
                 yield Record(stream, record)
         yield Checkpoint(stream, tracker.state(last_page=page.is_last))
+        del page  # one page in memory at a time: not this one while the next is fetched

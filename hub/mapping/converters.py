@@ -121,7 +121,7 @@ def _checked(number: Decimal, places: int | None) -> Decimal:
 #: ``Decimal(text)`` is exact whatever the context, and Decimals are immutable, so
 #: reading each text once is safe. Bounded: emptied when full.
 _DECIMALS: dict[str, Decimal] = {}
-_DECIMALS_SIZE = 4096
+_DECIMALS_SIZE = 1024
 
 _ZERO = Decimal(0)
 
@@ -206,7 +206,7 @@ def to_timestamp(
 #: converter), and datetimes are immutable, so parsing each text once is safe. Bounded:
 #: emptied when full.
 _INSTANTS: dict[str, datetime] = {}
-_INSTANTS_SIZE = 4096
+_INSTANTS_SIZE = 1024
 
 
 def _check_timestamp_args(

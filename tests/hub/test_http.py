@@ -6,8 +6,10 @@ the network and nothing really waits (real ``time.sleep`` fails the test).
 
 from __future__ import annotations
 
+import gc
 import logging
 import traceback
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -781,3 +783,23 @@ def test_leaky_bucket_waits_for_the_reported_level_and_ignores_bad_headers() -> 
     for junk in ("garbage", "12", "5/0", "a/b"):
         limiter.observe(httpx.Response(200, headers={"X-Call-Limit": junk}))
     assert limiter.size == 40
+
+
+def test_a_parsed_page_is_freed_as_soon_as_it_is_dropped_not_by_the_gc() -> None:
+    """httpx ties a response to its stream both ways; HttpClient unties them, so a page
+    body (a MB each for Shopify) is freed at once instead of piling up for the GC."""
+
+    def api(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"orders": [{"id": n} for n in range(1000)]})
+
+    with HttpClient(BASE, transport=httpx.MockTransport(api), sleep=Sleeps()) as client:
+        gc.collect()
+        gc.disable()
+        try:
+            response, data = client.request_json("GET", "/orders.json")
+            freed = weakref.ref(response)
+            assert data["orders"][999] == {"id": 999} and response.json() == data
+            del response
+            assert freed() is None
+        finally:
+            gc.enable()

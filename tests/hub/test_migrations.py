@@ -370,9 +370,13 @@ def test_the_shipped_head_constant_is_alembics_head() -> None:
     assert migrate.head() == migrate.SHIPPED_HEAD
 
 
-def test_a_database_at_head_is_opened_without_loading_alembic(tmp_path: Path) -> None:
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "at-head"])
+def test_a_new_database_or_one_at_head_is_opened_without_loading_alembic(
+    tmp_path: Path, existing: bool
+) -> None:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    Store(url).create_all()
+    if existing:
+        Store(url).create_all()
     script = (
         "import sys\n"
         "from hub.store import Store\n"
@@ -383,3 +387,30 @@ def test_a_database_at_head_is_opened_without_loading_alembic(tmp_path: Path) ->
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+    assert migrate.current(url) == migrate.head()
+
+
+def test_the_version_table_of_a_new_database_is_alembics_own(tmp_path: Path) -> None:
+    ours = f"sqlite:///{tmp_path / 'ours.db'}"
+    Store(ours).create_all()
+    theirs = create_engine(f"sqlite:///{tmp_path / 'theirs.db'}")
+    with theirs.begin() as connection:
+        MigrationContext.configure(connection).stamp(migrate._scripts(), "head")
+
+    def shape(engine: Any) -> tuple[Any, ...]:
+        inspector = inspect(engine)
+        columns = [
+            (c["name"], str(c["type"]), c["nullable"])
+            for c in inspector.get_columns("alembic_version")
+        ]
+        return columns, inspector.get_pk_constraint("alembic_version")
+
+    ours_engine = create_engine(ours)
+    try:
+        assert shape(ours_engine) == shape(theirs)
+        with ours_engine.connect() as a, theirs.connect() as b:
+            sql = "SELECT sql FROM sqlite_master WHERE name = 'alembic_version'"
+            assert a.execute(text(sql)).scalar_one() == b.execute(text(sql)).scalar_one()
+    finally:
+        ours_engine.dispose()
+        theirs.dispose()
