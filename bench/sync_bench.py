@@ -22,11 +22,18 @@ exit code 1.
     .venv/bin/python bench/sync_bench.py                         # N = 20,000 and 100,000, 3 rounds
     .venv/bin/python bench/sync_bench.py --orders 20000 --rounds 1 --only hub,raw
     .venv/bin/python bench/sync_bench.py --postgres postgresql://postgres@127.0.0.1/postgres
+    .venv/bin/python bench/sync_bench.py --only hub --hub-source /tmp/wt-old   # an older commit
 
 With ``--postgres`` (an admin URL; a fresh database is created and dropped
 per run) the hub and the raw loop also load into PostgreSQL (``hub-pg``,
 ``raw-pg``); ``--only ...,dlt-pg`` adds dlt into PostgreSQL. Figures depend
 on the machine and on what else runs on it: compare contenders within one run.
+
+``--hub-source DIR`` measures the hub of another checkout (a ``git worktree``
+of an older commit, say) with this harness: the hub runs as ``python -m hub``
+with ``PYTHONPATH=DIR``, so ``hub`` and the built-in connectors (whose entry
+points name modules, not files) are imported from ``DIR``, ahead of this
+checkout's editable install. The other contenders are this checkout's.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,11 +112,14 @@ with open(report, "w") as out:
 """
 
 
-def run_child(cmd: Sequence[str], *, cwd: Path, timeout: float) -> ChildResult:
+def run_child(
+    cmd: Sequence[str], *, cwd: Path, timeout: float, env: Mapping[str, str] | None = None
+) -> ChildResult:
     """Run ``cmd`` (an absolute executable path first) to completion: wall time, peak RSS.
 
     A minimal launcher (``python -I -S``, a few MB) spawns ``cmd``, times it
     and reads its peak RSS from ``wait4``: the figures are the child's own.
+    ``env`` (default: the harness's) is the launcher's, which ``cmd`` inherits.
     """
     with (
         tempfile.TemporaryFile() as out,
@@ -118,7 +128,9 @@ def run_child(cmd: Sequence[str], *, cwd: Path, timeout: float) -> ChildResult:
     ):
         report = Path(scratch) / "report"
         launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report), *cmd]
-        proc = subprocess.Popen(launcher, cwd=cwd, stdout=out, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            launcher, cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True
+        )
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -317,6 +329,19 @@ class Bench:
         self.hub = str(Path(sys.executable).parent / "hub")
         self.token = fake_shopify.DEFAULT_TOKEN
 
+    def hub_command(self, config: Path) -> tuple[list[str], dict[str, str] | None]:
+        """The hub's command line and environment (None: the harness's own).
+
+        With ``--hub-source DIR``: ``python -m hub`` with ``PYTHONPATH=DIR``,
+        so the hub of that checkout runs (see the module docstring).
+        """
+        args = ["-c", str(config), "sync", "shop"]
+        source = self.args.hub_source
+        if source is None:
+            return [self.hub, *args], None
+        env = {**os.environ, "PYTHONPATH": str(Path(source).resolve())}
+        return [self.python, "-m", "hub", *args], env
+
     def run(self, contender: str, url: str, orders: int, rnd: int) -> Run:
         with tempfile.TemporaryDirectory(prefix=f"sync-bench-{contender}-") as tmp:
             work = Path(tmp)
@@ -329,11 +354,12 @@ class Bench:
         before = server_stats(url)["requests"]
         extra: dict[str, Any] = {}
         timeout = self.args.timeout
+        env: dict[str, str] | None = None
         if contender.startswith("hub"):
             database = "sqlite:///hub.db" if pg is None else _psycopg_url(pg)
             config = work / "hub.yaml"
             config.write_text(hub_yaml(url, self.token, database))
-            cmd = [self.hub, "-c", str(config), "sync", "shop"]
+            cmd, env = self.hub_command(config)
         elif contender.startswith("raw"):
             target = ["--db", str(work / "raw.db")] if pg is None else ["--postgres", pg]
             cmd = [self.python, str(BENCH / "raw_loop.py"), "--base-url", url]
@@ -344,7 +370,7 @@ class Bench:
             )
             cmd = [self.python, str(BENCH / "dlt_pipeline.py"), "--base-url", url]
             cmd += ["--token", self.token, *target]
-        child = run_child(cmd, cwd=work, timeout=timeout)
+        child = run_child(cmd, cwd=work, timeout=timeout, env=env)
         requests = server_stats(url)["requests"] - before
         run = Run(contender, n, rnd, child.wall, child.rss_mb, None, None, False, requests)
         if child.returncode != 0:
@@ -357,7 +383,7 @@ class Bench:
             found = _HUB_SECONDS.search(child.stdout)
             run.load_seconds = float(found.group(1)) if found else None
             run.loaded = self._hub_counts(work, pg)
-            extra.update(self._resync(url, work, pg, cmd))
+            extra.update(self._resync(url, work, pg, cmd, env))
         else:
             printed = last_json_line(child.stdout) or {}
             run.load_seconds = printed.get("load_seconds")
@@ -391,10 +417,12 @@ class Bench:
             return postgres_counts(pg)
         return sqlite_counts(work / "hub.db", HUB_ORDERS_SQL, HUB_LINES_SQL)
 
-    def _resync(self, url: str, work: Path, pg: str | None, cmd: list[str]) -> dict[str, Any]:
+    def _resync(
+        self, url: str, work: Path, pg: str | None, cmd: list[str], env: dict[str, str] | None
+    ) -> dict[str, Any]:
         """An incremental re-sync with nothing new: its requests, wall and in-process time."""
         before = server_stats(url)["requests"]
-        child = run_child(cmd, cwd=work, timeout=self.args.timeout)
+        child = run_child(cmd, cwd=work, timeout=self.args.timeout, env=env)
         requests = server_stats(url)["requests"] - before
         found = _HUB_SECONDS.search(child.stdout)
         return {
@@ -573,15 +601,15 @@ def _fmt(value: dict[str, float] | None, digits: int = 0) -> str:
     return f"{median:,.{digits}f} ({low:,.{digits}f}-{high:,.{digits}f})"
 
 
-def _commit() -> str:
+def _commit(checkout: Path = BENCH) -> str:
     """The checkout's commit (``+dirty`` with uncommitted changes): which hub was measured."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, capture_output=True, text=True
+            ["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=BENCH,
+            cwd=checkout,
             capture_output=True,
             text=True,
         ).stdout.strip()
@@ -660,7 +688,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600, help="per child process, seconds")
+    parser.add_argument(
+        "--hub-source",
+        type=Path,
+        metavar="DIR",
+        help="run the hub of this checkout (python -m hub, PYTHONPATH=DIR), e.g. a worktree",
+    )
     args = parser.parse_args(argv)
+    if args.hub_source is not None and not (args.hub_source / "hub" / "__main__.py").is_file():
+        parser.error(f"--hub-source {args.hub_source}: no hub/__main__.py there")
     chosen = [c.strip() for c in args.only.split(",") if c.strip()]
     known = CONTENDERS + PG_CONTENDERS + OPTIONAL_PG_CONTENDERS
     unknown = sorted(set(chosen) - set(known))
@@ -677,6 +713,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     bench = Bench(args)
+    if args.hub_source is not None:
+        print(f"hub from {args.hub_source} ({_commit(args.hub_source)})", flush=True)
     contenders = list(args.contenders)
     skipped = {}
     if importlib.util.find_spec("dlt") is None:
@@ -714,6 +752,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_average": os.getloadavg(),
             "harness_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "commit": _commit(),
+            "hub_source": str(args.hub_source) if args.hub_source else None,
+            "hub_commit": _commit(args.hub_source) if args.hub_source else _commit(),
         },
         "settings": {
             "orders": args.orders,

@@ -7,6 +7,7 @@ No test here asserts a speed: figures come from running ``bench/sync_bench.py``.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -239,3 +240,40 @@ def test_runner_fails_loudly_on_a_count_mismatch(
     text = capsys.readouterr().out
     assert code == 1
     assert "LOAD CHECK FAILED" in text and "FAILED: loaded" in text
+
+
+def test_hub_source_runs_the_hub_of_another_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "hub.yaml"
+    monkeypatch.setenv("HUB_BENCH_MARKER", "kept")
+    own = sync_bench.Bench(sync_bench.parse_args(["--only", "hub"]))
+    cmd, env = own.hub_command(config)
+    assert cmd == [str(Path(sys.executable).parent / "hub"), "-c", str(config), "sync", "shop"]
+    assert env is None  # the harness's own environment
+
+    checkout = tmp_path / "wt-old"
+    (checkout / "hub").mkdir(parents=True)
+    (checkout / "hub" / "__main__.py").write_text("")
+    other = sync_bench.Bench(
+        sync_bench.parse_args(["--only", "hub", "--hub-source", str(checkout)])
+    )
+    cmd, env = other.hub_command(config)
+    assert cmd == [sys.executable, "-m", "hub", "-c", str(config), "sync", "shop"]
+    assert env is not None and env["PYTHONPATH"] == str(checkout.resolve())
+    assert env["HUB_BENCH_MARKER"] == "kept"  # the rest of the environment is passed on
+
+
+def test_hub_source_must_be_a_checkout_with_the_hub(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        sync_bench.parse_args(["--hub-source", str(tmp_path)])
+
+
+def test_run_child_passes_the_environment_on(tmp_path: Path) -> None:
+    child = sync_bench.run_child(
+        [sys.executable, "-c", "import os; print(os.environ['PYTHONPATH'])"],
+        cwd=tmp_path,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert child.returncode == 0 and child.stdout.strip() == str(tmp_path)
