@@ -362,8 +362,8 @@ class SyncRunner:
         messages = plan.connector.read(
             plan.streams, {s: state[s] for s in plan.streams if s in state}
         )
-        # The read side (request, parse, map, validate) runs ahead in its own thread
-        # while this one writes: the database releases the GIL while it works.
+        # The read side (request, parse, map, validate, convert for the driver) runs
+        # ahead in its own thread while this one writes and commits (ADR 0015).
         items: Iterator[_Normalized | Checkpoint] = _normalized(
             plan, messages, self.store, synced_at=datetime.now(UTC), keys=waiting
         )
