@@ -39,6 +39,7 @@ import binascii
 import random
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -676,6 +677,7 @@ class FakeShopify(LoopbackServer):
         inject_429_every: int = 0,
         retry_after: float = 1.0,
         prefetch: bool = True,
+        latency: float = 0.0,
     ) -> None:
         if not 0 <= orders <= MAX_ORDERS:
             raise ValueError(f"orders must be between 0 and {MAX_ORDERS}")
@@ -685,6 +687,10 @@ class FakeShopify(LoopbackServer):
         self.stats = {"requests": 0, "throttled": 0, "unauthorized": 0, "bad": 0, "orders": 0}
         self._api_calls = 0
         self.prefetch = prefetch
+        #: seconds every orders page waits before it is answered: a remote API's round
+        #: trip (Shopify's REST answers take 0.1-0.5 s), which a sequential client waits
+        #: out and a client reading ahead overlaps with its own work
+        self.latency = latency
         self._ahead: tuple[str, Future[_Served]] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-shopify-ahead")
         shapes(seed)  # built now (about 1 s), not on the first request
@@ -742,6 +748,8 @@ class FakeShopify(LoopbackServer):
             self._ahead = (served.following, self._executor.submit(self._build, served.following))
         if links:
             common += (("Link", ", ".join(links)),)
+        if self.latency > 0:
+            time.sleep(self.latency)
         return Reply(200, served.body, common)
 
     def _served(self, query: str) -> _Served:
@@ -906,6 +914,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--inject-429-every", type=int, default=0, metavar="K")
     parser.add_argument("--retry-after", type=float, default=1.0, metavar="SEC")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, metavar="SEC", help="delay of every orders page"
+    )
     args = parser.parse_args(argv)
     return serve_until_signal(
         lambda: FakeShopify(
@@ -915,6 +926,7 @@ def main(argv: list[str] | None = None) -> int:
             token=args.token,
             inject_429_every=args.inject_429_every,
             retry_after=args.retry_after,
+            latency=args.latency,
         ),
         lambda server: server.url,
         "Fake Shopify",

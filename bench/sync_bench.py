@@ -162,7 +162,7 @@ def last_json_line(text: str) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def fake_server(orders: int, seed: int, token: str) -> Iterator[str]:
+def fake_server(orders: int, seed: int, token: str, latency: float = 0.0) -> Iterator[str]:
     """The fake Shopify in its own process; yields its URL, stops it (SIGTERM) after."""
     cmd = [
         sys.executable,
@@ -175,6 +175,8 @@ def fake_server(orders: int, seed: int, token: str) -> Iterator[str]:
         str(seed),
         "--token",
         token,
+        "--latency",
+        str(latency),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
@@ -689,6 +691,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600, help="per child process, seconds")
     parser.add_argument(
+        "--api-latency",
+        type=float,
+        default=0.0,
+        metavar="SEC",
+        help="delay of every orders page, like a remote API's round trip (default 0: loopback)",
+    )
+    parser.add_argument(
         "--hub-source",
         type=Path,
         metavar="DIR",
@@ -726,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
     drains: dict[str, Any] = {}
     expected = {n: fake_shopify.expected_totals(n, args.seed) for n in args.orders}
     for n in args.orders:
-        with fake_server(n, args.seed, bench.token) as url:
+        with fake_server(n, args.seed, bench.token, args.api_latency) as url:
             drains[str(n)] = drain(url, bench.token)
             print(f"N={n:,}: fake at {url}, drain {drains[str(n)]['pages_per_s']:.0f} pages/s")
             for rnd in range(args.rounds):

@@ -65,9 +65,10 @@ log = logging.getLogger(__name__)
 
 Row = tuple[str, dict[str, Any]]
 
-#: Messages a connector reads ahead while the runner writes (a Shopify page is 250):
-#: the API works while the hub works, and memory stays bounded (hub.prefetch).
-DEFAULT_READ_AHEAD = 128
+#: Messages a connector reads ahead while the runner maps and writes (a Shopify page is
+#: 250): the next request is under way while a page is processed, and memory stays
+#: bounded (hub.prefetch).
+DEFAULT_READ_AHEAD = 256
 
 
 @dataclass(frozen=True)
@@ -359,18 +360,17 @@ class SyncRunner:
             # only when something waits in quarantine are good records matched against it
             waiting = count_quarantine(db, plan.name) > 0
         batch = _Batch()
-        messages = plan.connector.read(
+        messages: Iterator[Message] = plan.connector.read(
             plan.streams, {s: state[s] for s in plan.streams if s in state}
         )
-        # The read side (request, parse, map, validate, convert for the driver) runs
-        # ahead in its own thread while this one writes and commits (ADR 0015).
-        items: Iterator[_Normalized | Checkpoint] = _normalized(
-            plan, messages, self.store, synced_at=datetime.now(UTC), keys=waiting
-        )
+        # The connector reads a bounded way ahead in a thread of its own, so the API's
+        # round trips are waited out while this thread maps, validates and writes
+        # (ADR 0015: a second thread for the mapping only adds GIL contention).
         if self.read_ahead > 0:
-            items = Prefetch(
-                items, max_items=self.read_ahead, flush=_is_checkpoint, name=f"read {plan.name}"
+            messages = Prefetch(
+                messages, max_items=self.read_ahead, flush=_is_checkpoint, name=f"read {plan.name}"
             )
+        items = _normalized(plan, messages, self.store, synced_at=datetime.now(UTC), keys=waiting)
         try:
             for item in items:
                 if isinstance(item, _Normalized):
@@ -461,10 +461,10 @@ class SyncRunner:
 
 @dataclass(slots=True)
 class _Normalized:
-    """A record with its validated rows, or the reason it failed, worked out on the read side."""
+    """A record with its rows validated and converted for the store, or why it failed."""
 
     stream: str
-    #: (entity, row converted for the store) - conversion is the read side's work too
+    #: (entity, row converted for the driver)
     rows: list[tuple[str, PreparedRow]]
     #: the record itself only when it goes to quarantine (memory: rows are enough)
     record: dict[str, Any] | None = None
