@@ -343,21 +343,19 @@ RowT = TypeVar("RowT", Mapping[str, Any], PreparedRow)
 
 def latest_per_id(rows: Iterable[RowT]) -> list[RowT]:
     """One row per id: the one with the latest ``source_updated_at`` (later wins ties)."""
-    chosen: dict[str, RowT] = {}
+    chosen: dict[str, tuple[RowT, datetime | None]] = {}
     for row in rows:
-        key, version = (
-            (row.id, row.source_updated_at)
-            if isinstance(row, PreparedRow)
-            else (row["id"], row.get("source_updated_at"))
-        )
+        key, version = _identity(row)
         current = chosen.get(key)
-        if current is None or _not_older(version, _version(current)):
-            chosen[key] = row
-    return list(chosen.values())
+        if current is None or _not_older(version, current[1]):
+            chosen[key] = (row, version)
+    return [row for row, _ in chosen.values()]
 
 
-def _version(row: Mapping[str, Any] | PreparedRow) -> datetime | None:
-    return row.source_updated_at if isinstance(row, PreparedRow) else row.get("source_updated_at")
+def _identity(row: Mapping[str, Any] | PreparedRow) -> tuple[str, datetime | None]:
+    if isinstance(row, PreparedRow):
+        return row.id, row.source_updated_at
+    return row["id"], row.get("source_updated_at")
 
 
 def _not_older(candidate: datetime | None, current: datetime | None) -> bool:

@@ -31,13 +31,10 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        amount = value if isinstance(value, Decimal) else Decimal(str(value))
-        return format(amount, "f") if dialect.name == "sqlite" else amount
+        return _decimal_text(value) if dialect.name == "sqlite" else _decimal(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
+        return None if value is None else _decimal(value)
 
     def fast_bind(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         """``process_bind_param`` and the dialect's own conversion in one call, where they
@@ -50,9 +47,7 @@ class Money(TypeDecorator[Decimal]):
             return None
 
         def as_text(value: Any) -> str | None:
-            if value is None:
-                return None
-            return format(value if isinstance(value, Decimal) else Decimal(str(value)), "f")
+            return None if value is None else _decimal_text(value)
 
         return as_text
 
@@ -66,10 +61,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        instant = _utc(value)
+        return instant.replace(tzinfo=None) if dialect.name == "sqlite" else instant
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -94,10 +87,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             seen, text = last[0]
             if value is seen:
                 return text
-            if not isinstance(value, datetime) or value.tzinfo is None:
-                raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
-            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            text = _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
             last[0] = (value, text)
             return text
 
         return as_text
+
+
+def _decimal(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _decimal_text(value: Any) -> str:
+    """How SQLite stores an amount: the exact decimal, never in exponent notation."""
+    return format(_decimal(value), "f")
+
+
+def _utc(value: Any) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
+    return value.astimezone(UTC)

@@ -36,10 +36,7 @@ def _twin(entity: str) -> type[BaseModel]:
         __validators__=validators,
         **{name: (field.annotation, field) for name, field in model.model_fields.items()},
     )
-    # class-level settings the validators read (money_fields)
-    for name in ("money_fields",):
-        if hasattr(model, name):
-            setattr(twin, name, getattr(model, name))
+    twin.money_fields = model.money_fields  # type: ignore[attr-defined] # read by a validator
     return twin
 
 
