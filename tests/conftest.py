@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from hub import plugins, redaction
+from hub.store import Store
 
 
 @pytest.fixture(autouse=True)
@@ -158,3 +159,12 @@ def csv_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return target
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated, empty store on SQLite and on PostgreSQL (see ``database_url``)."""
+    store = Store(database_url)
+    store.create_all()
+    yield store
+    store.dispose()

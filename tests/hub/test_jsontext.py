@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,14 +37,6 @@ def test_quarantine_ids_and_keys_of_records_with_huge_integers() -> None:
     assert record_key(record, ("id",)) == f"[{10**40}]"
     # records orjson can encode keep their ids (entries recorded before stay matched)
     assert quarantine_id("c", "s", {"id": 1}) != quarantine_id("c", "s", {"id": 2})
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 def test_nan_in_extra_is_stored_as_text_and_the_row_can_be_updated(store: Store) -> None:

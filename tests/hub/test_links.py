@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from hub.links import marks_of, record_marks
 from hub.schema import make_id
 from hub.store import LINKS_KEY, Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 def conversion(external_id: str, **fields: Any) -> dict[str, Any]:

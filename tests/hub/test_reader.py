@@ -7,7 +7,6 @@ expectations built here from what was written, never the other tenant's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -78,14 +77,6 @@ def partner(tenant: str, connection: str, external_id: str) -> dict[str, Any]:
         synced_at=T0,
         name=f"Publisher {external_id} of {tenant}",
     ).model_dump()
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 @pytest.fixture

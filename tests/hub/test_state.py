@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from hub.state import load_state, reset_state, save_state
 from hub.store import Store
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 def test_state_is_saved_per_connection_and_stream(store: Store) -> None:

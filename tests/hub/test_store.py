@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -34,14 +33,6 @@ def conversion(
         **extra,
     )
     return row.model_dump()
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 def fetch(store: Store, table: str = "conversion") -> list[dict[str, Any]]:

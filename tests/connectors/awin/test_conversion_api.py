@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -807,14 +806,6 @@ def test_a_202_without_a_body_counts_the_orders_sent(fake: FakeConversionApi) ->
 
 
 # -- push with a store -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 def save(store: Store, rows: list[dict[str, Any]]) -> None:

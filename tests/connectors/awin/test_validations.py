@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -586,14 +585,6 @@ def test_settings_are_for_advertisers_only() -> None:
 
 
 # -- the store: targets by conversion or order, links recorded ------------------------------
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 def conversion(tid: int, order_ref: str | None, advertiser: int = ADVERTISER) -> dict[str, Any]:

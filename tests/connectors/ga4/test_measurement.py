@@ -14,7 +14,6 @@ taken from the code under test.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -735,14 +734,6 @@ def test_server_errors_are_retried_then_reported_without_the_secret(
 
 
 # -- push with a store -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 def save(store: Store, rows: list[dict[str, Any]]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -668,14 +667,6 @@ def test_a_404_elsewhere_is_still_fatal_and_a_303_without_location_is_explained(
 
 
 # -- recording the ids on the offers --------------------------------------------------------
-
-
-@pytest.fixture
-def store(tmp_path: Any) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
-    store.create_all()
-    yield store
-    store.dispose()
 
 
 def _stored(store: Store, offer_id: str) -> dict[str, Any]:
