@@ -28,14 +28,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from hub.connector import Checkpoint, Message, Record, Stream
 from hub.errors import FatalConnectorError
-from hub.mapping.converters import hash_value
+from hub.mapping.converters import hash_value, query_param
 
 from .client import ShopifyClient
-from .converters import shopify_landing_param
 from .settings import ShopifySettings
 
 log = logging.getLogger("connectors.shopify")
@@ -235,16 +234,38 @@ CLIENT_DETAILS_KEPT = ("accept_language", "browser_height", "browser_width", "us
 TRANSACTION_PERSONAL_FIELDS = ("receipt", "payment_details")
 
 
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, with the usual case (a plain dict) answered first:
+    the ABC check costs several times more than the class test."""
+    return value.__class__ is dict or isinstance(value, Mapping)
+
+
 def _kept(value: Any, keys: Sequence[str]) -> Any:
     """Only ``keys`` of a dict; anything else (null) unchanged."""
-    if not isinstance(value, Mapping):
+    if value.__class__ is not dict and not isinstance(value, Mapping):  # _is_mapping, inlined
         return value
     return {key: value[key] for key in keys if key in value}
 
 
 def _without(value: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """A new dict: ``value`` without ``keys``, the other keys in their order.
+
+    A plain dict (every parsed record) is copied at C speed and the few dropped
+    keys deleted from the copy, which leaves the same keys in the same order as
+    filtering item by item; other mappings are filtered through ``items()``.
+    """
+    if value.__class__ is dict:
+        copy = value.copy()
+        for key in keys:
+            if key in copy:
+                del copy[key]
+        return copy
     dropped = set(keys)
     return {key: item for key, item in value.items() if key not in dropped}
+
+
+#: Shipping line fields dropped.
+_SHIPPING_LINE_PERSONAL_FIELDS = ("phone",)
 
 
 def strip_personal_data(order: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,35 +288,44 @@ def strip_personal_data(order: Mapping[str, Any]) -> dict[str, Any]:
         clean["customer"] = _kept(clean["customer"], CUSTOMER_KEPT)
     if "client_details" in clean:
         clean["client_details"] = _kept(clean["client_details"], CLIENT_DETAILS_KEPT)
-    if isinstance(clean.get("shipping_lines"), list):
+    shipping_lines = clean.get("shipping_lines")
+    if isinstance(shipping_lines, list):
         clean["shipping_lines"] = [
-            _without(line, ("phone",)) if isinstance(line, Mapping) else line
-            for line in clean["shipping_lines"]
+            _without(line, _SHIPPING_LINE_PERSONAL_FIELDS) if _is_mapping(line) else line
+            for line in shipping_lines
         ]
-    if isinstance(clean.get("refunds"), list):
-        clean["refunds"] = [_refund_without_payer(refund) for refund in clean["refunds"]]
+    refunds = clean.get("refunds")
+    if isinstance(refunds, list):
+        clean["refunds"] = [_refund_without_payer(refund) for refund in refunds]
     return clean
 
 
 def _refund_without_payer(refund: Any) -> Any:
-    if not isinstance(refund, Mapping) or not isinstance(refund.get("transactions"), list):
+    if not _is_mapping(refund):
         return refund
-    transactions = [
-        _without(t, TRANSACTION_PERSONAL_FIELDS) if isinstance(t, Mapping) else t
-        for t in refund["transactions"]
-    ]
-    return {**refund, "transactions": transactions}
+    transactions = refund.get("transactions")
+    if not isinstance(transactions, list):
+        return refund
+    return {
+        **refund,
+        "transactions": [
+            _without(t, TRANSACTION_PERSONAL_FIELDS) if _is_mapping(t) else t for t in transactions
+        ],
+    }
 
 
 def _order_email(order: Mapping[str, Any]) -> Any:
+    """The first non-blank e-mail of ``email``, ``contact_email``, ``customer.email``."""
+    email = order.get("email")
+    if isinstance(email, str) and email.strip():
+        return email
+    email = order.get("contact_email")
+    if isinstance(email, str) and email.strip():
+        return email
     customer = order.get("customer")
-    for value in (
-        order.get("email"),
-        order.get("contact_email"),
-        customer.get("email") if isinstance(customer, Mapping) else None,
-    ):
-        if isinstance(value, str) and value.strip():
-            return value
+    email = customer.get("email") if _is_mapping(customer) else None
+    if isinstance(email, str) and email.strip():
+        return email
     return None
 
 
@@ -320,25 +350,40 @@ def find_click_ref(
     ``note_attributes`` first (names compared exactly: Shopify's cart
     attributes are case-sensitive), in the order the names are configured;
     then the query parameters of ``landing_site`` (a relative URL). Blank
-    values do not count.
+    values do not count; a ``landing_site`` that is no URL holds none.
     """
     attributes = order.get("note_attributes")
-    if isinstance(attributes, list):
+    if isinstance(attributes, list) and attributes:
         by_name: dict[str, str] = {}
         for attribute in attributes:
-            if not isinstance(attribute, Mapping):
+            if not _is_mapping(attribute):
                 continue
             name, value = attribute.get("name"), attribute.get("value")
-            if isinstance(name, str) and value is not None and str(value).strip():
-                by_name.setdefault(name, str(value).strip())
+            if isinstance(name, str) and value is not None:
+                text = str(value).strip()
+                if text:
+                    by_name.setdefault(name, text)
         for name in names:
             if name in by_name:
                 return by_name[name], name, "note_attributes"
-    if order.get("landing_site"):
+    landing = order.get("landing_site")
+    if landing:
+        # What shopify_landing_param(order, name=name) gives, with landing_site read once.
         for name in names:
-            found = shopify_landing_param(order, name=name)
-            if found:
-                return found, name, "landing_site"
+            try:
+                found = query_param(landing, name=name)
+            except (TypeError, ValueError):
+                # not a URL ("https://[bad"): no click id here. The record goes on to its
+                # mapping, which quarantines it with the reason, instead of the sync failing.
+                break
+            if found is not None:
+                found = found.strip()
+                if found:
+                    return found, name, "landing_site"
+            elif landing.__class__ is str and "?" not in landing:
+                # No query (the usual landing page), so no other name is there either;
+                # this first call has parsed the URL (or raised) as every call would.
+                break
     return None, None, None
 
 
@@ -349,17 +394,18 @@ def refunded_quantities(order: Mapping[str, Any]) -> dict[Any, int]:
     those items were taken back as well.
     """
     totals: dict[Any, int] = {}
-    for refund in order.get("refunds") or []:
-        if not isinstance(refund, Mapping):
+    for refund in order.get("refunds") or ():
+        if not _is_mapping(refund):
             continue
-        for item in refund.get("refund_line_items") or []:
-            if not isinstance(item, Mapping):
+        for item in refund.get("refund_line_items") or ():
+            if not _is_mapping(item):
                 continue
             line_id = item.get("line_item_id")
             quantity = item.get("quantity")
             if line_id is None or isinstance(quantity, bool) or not isinstance(quantity, int):
                 continue
-            totals[str(line_id)] = totals.get(str(line_id), 0) + quantity
+            key = str(line_id)
+            totals[key] = totals.get(key, 0) + quantity
     return totals
 
 
@@ -374,24 +420,44 @@ def prepare_order(order: Mapping[str, Any], settings: ShopifySettings) -> dict[s
     """
     click_ref, click_name, click_in = find_click_ref(order, settings.click_ref_attributes)
     email = _order_email(order)
-    computed = {
-        "order_ref": order_ref(order, settings.order_ref),
-        "click_ref": click_ref,
-        "click_ref_name": click_name,
-        "click_ref_in": click_in,
-        "email_sha256": hash_value(email) if email is not None else None,
-    }
+    reference = order_ref(order, settings.order_ref)
+    email_sha256 = hash_value(email) if email is not None else None
     record = strip_personal_data(order)
-    record[HUB_KEY] = {key: value for key, value in computed.items() if value is not None}
-    if isinstance(record.get("line_items"), list):
-        refunded = refunded_quantities(order)
-        record["line_items"] = [
-            {**line, HUB_KEY: {"refunded_quantity": refunded.get(str(line.get("id")), 0)}}
-            if isinstance(line, Mapping)
-            else line
-            for line in record["line_items"]
-        ]
+    computed: dict[str, Any] = {}
+    if reference is not None:
+        computed["order_ref"] = reference
+    if click_ref is not None:
+        computed["click_ref"] = click_ref
+    if click_name is not None:
+        computed["click_ref_name"] = click_name
+    if click_in is not None:
+        computed["click_ref_in"] = click_in
+    if email_sha256 is not None:
+        computed["email_sha256"] = email_sha256
+    record[HUB_KEY] = computed
+    lines = record.get("line_items")
+    if isinstance(lines, list):
+        record["line_items"] = _with_refunded_quantities(lines, refunded_quantities(order))
     return record
+
+
+def _with_refunded_quantities(lines: list[Any], refunded: Mapping[str, int]) -> list[Any]:
+    """Copies of the line items, each with ``_hub.refunded_quantity`` (other elements as
+    they are). A plain dict is copied and given the key, which is what ``{**line, ...}``
+    builds, without its intermediate dict."""
+    result = []
+    for line in lines:
+        if line.__class__ is dict:
+            copy = line.copy()
+            copy[HUB_KEY] = {"refunded_quantity": refunded.get(str(line.get("id")), 0)}
+            result.append(copy)
+        elif isinstance(line, Mapping):
+            result.append(
+                {**line, HUB_KEY: {"refunded_quantity": refunded.get(str(line.get("id")), 0)}}
+            )
+        else:
+            result.append(line)
+    return result
 
 
 # --------------------------------------------------------------------------- products, customers

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +17,9 @@ from connectors.shopify.converters import CONVERTERS
 from connectors.shopify.settings import ShopifySettings
 from connectors.shopify.streams import (
     CursorTracker,
+    _kept,
+    _order_email,
+    _without,
     find_click_ref,
     prepare_order,
     refunded_quantities,
@@ -25,10 +28,11 @@ from connectors.shopify.streams import (
 )
 from hub import plugins
 from hub.connector import Checkpoint, Record
-from hub.errors import AuthError, FatalConnectorError, RetryBudgetExceededError
+from hub.errors import AuthError, FatalConnectorError, RecordError, RetryBudgetExceededError
 from hub.http import RetryPolicy
 from hub.mapping import load_mappings
 from hub.mapping.converters import hash_value
+from hub.runner import normalize
 from tests.connectors.shopify import samples
 from tests.connectors.shopify.fake_shop import FakeShop, instant
 from tests.connectors.shopify.samples import SHOP, TOKEN, fresh
@@ -606,3 +610,225 @@ def test_lookback_is_applied_in_minutes() -> None:
     state = {"updated_at": "2025-03-04T10:00:00+01:00"}
     start = start_instant(settings(lookback_minutes=15), state, "orders")
     assert start == datetime.fromisoformat(state["updated_at"]) - timedelta(minutes=15)
+
+
+# --------------------------------------------------------------------------- fast paths
+# Plain dicts (every parsed record) take shortcuts; other mappings take the general
+# path. Both must give the same records, keys in the same order.
+
+
+class FrozenMapping(Mapping[str, Any]):
+    """A read-only mapping that is not a dict: it takes the general path."""
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def frozen(value: Any) -> Any:
+    """``value`` with every dict in it replaced by a :class:`FrozenMapping`."""
+    if isinstance(value, dict):
+        return FrozenMapping({key: frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [frozen(item) for item in value]
+    return value
+
+
+def as_json(value: Any) -> str:
+    """JSON text keeping key order, any mapping written as an object."""
+    return json.dumps(value, default=dict, ensure_ascii=False)
+
+
+ODD_ORDER: dict[str, Any] = {
+    "id": 6123400000099,
+    "email": "  ",
+    "contact_email": None,
+    "customer": {"id": 1, "email": "Kim@Example.com", "first_name": "Kim", "state": None},
+    "billing_address": None,
+    "shipping_address": ["not", "an", "object"],
+    "client_details": {"browser_ip": "192.0.2.1"},
+    "shipping_lines": [{"phone": "+41", "title": "Post"}, None, "x", {"title": "Pick-up"}],
+    "note_attributes": [
+        None,
+        {"name": "awc", "value": "  "},
+        {"name": 7, "value": "number name"},
+        {"name": "gclid", "value": 0},
+        {"name": "gclid", "value": "second"},
+    ],
+    "landing_site": "/p?awc=%20&gclid=ignored",
+    "line_items": [
+        {"_hub": "replaced", "id": 16200000000001, "quantity": 2},
+        {"id": None},
+        "not a line",
+        {"title": "no id"},
+    ],
+    "refunds": [
+        None,
+        {"transactions": None, "refund_line_items": None},
+        {
+            "transactions": [{"receipt": {}, "payment_details": {}, "amount": "1.00"}, 5],
+            "refund_line_items": [
+                {"line_item_id": 16200000000001, "quantity": 1},
+                {"line_item_id": "16200000000001", "quantity": 1},
+                {"line_item_id": 16200000000001, "quantity": True},
+                {"line_item_id": None, "quantity": 1},
+                "x",
+            ],
+        },
+    ],
+    "phone": "+41",
+    "order_status_url": "https://example.com/status",
+}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [*samples.ORDERS, ODD_ORDER, {"id": 1}, {"id": 2, "line_items": None, "refunds": "x"}],
+    ids=lambda raw: str(raw["id"]),
+)
+@pytest.mark.parametrize("order_ref", ["order_number", "name", "id"])
+def test_prepare_order_of_a_dict_equals_the_general_path(
+    raw: dict[str, Any], order_ref: str
+) -> None:
+    config = settings(order_ref=order_ref, click_ref_attributes=["awc", "gclid"])
+    fast = prepare_order(fresh(raw), config)
+    general = prepare_order(frozen(fresh(raw)), config)
+    assert type(fast) is dict and type(general) is dict
+    assert fast == json.loads(as_json(general))
+    assert as_json(fast) == as_json(general)
+
+
+def test_prepare_order_of_odd_values_keeps_them_in_place() -> None:
+    record = prepare_order(fresh(ODD_ORDER), settings(click_ref_attributes=["awc", "gclid"]))
+    assert list(record) == [
+        "id",
+        "customer",
+        "billing_address",
+        "shipping_address",
+        "client_details",
+        "shipping_lines",
+        "note_attributes",
+        "landing_site",
+        "line_items",
+        "refunds",
+        "_hub",
+    ]
+    assert record["customer"] == {"id": 1, "state": None}
+    assert record["billing_address"] is None
+    assert record["shipping_address"] == ["not", "an", "object"]
+    assert record["client_details"] == {}
+    assert record["shipping_lines"] == [{"title": "Post"}, None, "x", {"title": "Pick-up"}]
+    assert record["line_items"] == [
+        {"_hub": {"refunded_quantity": 2}, "id": 16200000000001, "quantity": 2},
+        {"id": None, "_hub": {"refunded_quantity": 0}},
+        "not a line",
+        {"title": "no id", "_hub": {"refunded_quantity": 0}},
+    ]
+    assert record["refunds"][:2] == [None, {"transactions": None, "refund_line_items": None}]
+    assert record["refunds"][2]["transactions"] == [{"amount": "1.00"}, 5]
+    assert record["_hub"] == {
+        "click_ref": "0",
+        "click_ref_name": "gclid",
+        "click_ref_in": "note_attributes",
+        "email_sha256": hash_value("kim@example.com"),
+    }
+
+
+def test_prepare_order_gives_every_line_item_its_own_copy_and_hub_object() -> None:
+    raw = fresh(samples.PARTIAL_REFUND)
+    record = prepare_order(raw, settings())
+    lines = record["line_items"]
+    assert len(lines) == len(raw["line_items"]) > 1
+    assert not {id(line) for line in lines} & {id(line) for line in raw["line_items"]}
+    assert len({id(line["_hub"]) for line in lines}) == len(lines)
+    assert all("_hub" not in line for line in raw["line_items"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "email": "x", "b": 2, "phone": None, "c": 3},
+        {"email": "x"},
+        {},
+        {"a": 1},
+    ],
+)
+def test_without_gives_a_new_dict_with_the_other_keys_in_order(value: dict[str, Any]) -> None:
+    dropped = ("phone", "email", "absent")
+    expected = [(key, item) for key, item in value.items() if key not in dropped]
+    for source in (value, FrozenMapping(value), type("Sub", (dict,), {})(value)):
+        before = dict(source)
+        result = _without(source, dropped)
+        assert type(result) is dict and result is not source
+        assert list(result.items()) == expected
+        assert dict(source) == before and list(source) == list(before)
+
+
+@pytest.mark.parametrize("value", [None, "text", 0, ["a"], ("a",)])
+def test_kept_passes_anything_but_a_mapping_as_it_is(value: Any) -> None:
+    assert _kept(value, ("a",)) is value
+
+
+def test_kept_gives_the_keys_in_the_order_asked_for_any_mapping() -> None:
+    value = {"z": 1, "a": None, "m": 3}
+    for source in (value, FrozenMapping(value)):
+        assert list(_kept(source, ("a", "absent", "z")).items()) == [("a", None), ("z", 1)]
+
+
+@pytest.mark.parametrize(
+    ("order_fields", "expected"),
+    [
+        ({"email": "a@x", "contact_email": "b@x", "customer": {"email": "c@x"}}, "a@x"),
+        ({"email": " ", "contact_email": "b@x", "customer": {"email": "c@x"}}, "b@x"),
+        ({"email": 5, "contact_email": "", "customer": {"email": "c@x"}}, "c@x"),
+        ({"customer": FrozenMapping({"email": "c@x"})}, "c@x"),
+        ({"customer": ["c@x"]}, None),
+        ({"customer": {"email": None}}, None),
+        ({}, None),
+    ],
+)
+def test_order_email_is_the_first_non_blank_text(
+    order_fields: dict[str, Any], expected: str | None
+) -> None:
+    assert _order_email(order_fields) == expected
+
+
+@pytest.mark.parametrize(
+    ("landing_site", "expected"),
+    [
+        ("/products/rucksack", (None, None, None)),  # no query: the first name is enough
+        ("/p?utm_source=x", (None, None, None)),
+        ("/p?gclid=g", ("g", "gclid", "landing_site")),  # found under a later name
+        ("/p?awc=+&gclid=g", ("g", "gclid", "landing_site")),  # blank first value skipped
+        ("/p?awc=%20a%20", ("a", "awc", "landing_site")),
+        (12345, (None, None, None)),
+        ("https://shop.example/p", (None, None, None)),
+    ],
+)
+def test_find_click_ref_in_landing_site(landing_site: Any, expected: Any) -> None:
+    assert find_click_ref({"landing_site": landing_site}, ("awc", "gclid")) == expected
+
+
+@pytest.mark.parametrize(
+    "landing_site", ["https://[bad-host", "https://[bad-host/?awc=1", {"path": "/?awc=1"}]
+)
+def test_a_landing_site_that_is_no_url_holds_no_click_ref(landing_site: Any) -> None:
+    assert find_click_ref({"landing_site": landing_site}, ("awc", "gclid")) == (None, None, None)
+
+
+def test_an_order_whose_landing_site_is_no_url_is_quarantined_not_fatal() -> None:
+    """The connector hands the order on; the mapping refuses it with the reason, so the
+    run quarantines that one order and goes on (a crash in read would end the sync)."""
+    order = {**samples.MULTI_CURRENCY, "landing_site": "https://[bad-host/?awc=1"}
+    record = prepare_order(order, settings())
+    mapping = load_mappings().compile("shopify", "orders", None, origin="test")
+    with pytest.raises(RecordError, match=r"landing_site|IPv6"):
+        normalize(mapping, record, tenant="t", connection="c", synced_at=datetime.now(UTC))
