@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from connectors.shopify import converters as shopify_converters
 from connectors.shopify.settings import ShopifySettings
 from connectors.shopify.streams import prepare_order
 from hub.mapping import converters, load_mappings
@@ -290,6 +291,7 @@ def forget_texts() -> None:
     """
     for name in ("_DECIMALS", "_INSTANTS", "_QUERIES"):  # (absent before issue 8)
         getattr(converters, name, {}).clear()
+    getattr(shopify_converters, "_DEVICES", {}).clear()  # user agent -> device
 
 
 def timed_pass(call: Callable[[dict[str, Any]], Any], records: list[dict[str, Any]]) -> float:

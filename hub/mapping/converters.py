@@ -127,6 +127,11 @@ _ZERO = Decimal(0)
 
 #: ``Decimal(1).scaleb(-places)`` for the places a mapping may ask for, made once.
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(13)}
+#: ``_checked(_ZERO, places)`` for the same places: the sum of an empty list (a line
+#: without discounts). Decimals are immutable, so sharing one is safe.
+_ZEROS = {
+    places: _ZERO.quantize(quantum, rounding=ROUND_HALF_UP) for places, quantum in _QUANTA.items()
+}
 
 
 def _check_decimal_args(*, places: int | None = None) -> None:
@@ -290,7 +295,8 @@ def hash_value(value: Any) -> str | None:
     Unsalted on purpose: the same e-mail hashes the same in every source, so
     hashed customers still join across shop, network and analytics data.
     """
-    text = to_string(value).strip().lower()
+    # an int's text (a customer id) has no case and no surrounding space
+    text = str(value) if value.__class__ is int else to_string(value).strip().lower()
     if not text:
         return None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -336,14 +342,23 @@ def first(value: Any) -> Any:
 
 def total(value: Any, *, places: int | None = None) -> Decimal | None:
     """The exact decimal sum of a list's items (``0`` for an empty list), e.g. discounts."""
-    items: Iterable[Any] = value if isinstance(value, list) else [value]
+    items: Iterable[Any] = value if value.__class__ is list or isinstance(value, list) else [value]
     result = _ZERO
     for item in items:
         if item is not None:
-            number = to_decimal(item)
+            # a money text read before is in the cache: what to_decimal would return
+            number = _DECIMALS.get(item) if item.__class__ is str else None
+            if number is None:
+                number = to_decimal(item)
             if number is not None:
                 result += number
-    return result if places is None else _checked(result, places)
+    if places is None:
+        return result
+    if not items:  # nothing to add: zero with ``places`` decimals, made once
+        zero = _ZEROS.get(places) if places.__class__ is int else None
+        if zero is not None:
+            return zero
+    return _checked(result, places)
 
 
 def query_param(value: Any, *, name: str | list[str]) -> str | None:

@@ -12,15 +12,20 @@ import re
 from collections import UserDict
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from connectors.shopify import converters as shopify_converters
 from connectors.shopify.converters import (
     shopify_customer_type,
     shopify_device,
+    shopify_landing_param,
     shopify_line_amount,
+    shopify_refunded_amount,
     user_agent_device,
 )
+from hub.mapping import converters as hub_converters
 from tests.connectors.shopify.samples import ANDROID_TABLET, IPHONE, MAC_SAFARI, WINDOWS_EDGE
 
 _TABLET = re.compile(r"ipad|tablet|kindle|silk/|playbook|nexus (7|9|10)\b", re.IGNORECASE)
@@ -71,7 +76,23 @@ AGENTS = [
 
 @pytest.mark.parametrize("agent", AGENTS)
 def test_user_agent_device_matches_the_plain_rule(agent: Any) -> None:
-    assert user_agent_device(agent) == reference_device(agent)
+    shopify_converters._DEVICES.clear()
+    for _ in range(2):  # worked out, then from the cache of texts already read
+        assert user_agent_device(agent) == reference_device(agent)
+
+
+def test_user_agent_cache_stays_bounded_and_keeps_only_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shopify_converters, "_DEVICES_SIZE", 3)
+    shopify_converters._DEVICES.clear()
+    for agent in AGENTS:
+        assert user_agent_device(agent) == reference_device(agent)
+        assert len(shopify_converters._DEVICES) <= 3
+    assert all(key.__class__ is str for key in shopify_converters._DEVICES)
+    shopify_converters._DEVICES.clear()
+    user_agent_device(12345)  # not text: worked out each time, never kept
+    assert shopify_converters._DEVICES == {}
 
 
 def test_the_kelvin_sign_is_still_a_k() -> None:
@@ -132,3 +153,106 @@ def test_customer_type_windows(window: int, expected: str) -> None:
     }
     for _ in range(2):  # the window's timedelta is kept after the first call
         assert shopify_customer_type(order, window_minutes=window) == expected
+
+
+def _outcome(function: Any, value: Any, **args: Any) -> tuple[str, str]:
+    try:
+        result = function(value, **args)
+    except Exception as exc:  # the same error is the point
+        return type(exc).__name__, str(exc)
+    return type(result).__name__, repr(result)
+
+
+def _forget_texts() -> None:
+    for cache in (hub_converters._DECIMALS, hub_converters._INSTANTS, hub_converters._QUERIES):
+        cache.clear()
+
+
+ODD_MONEY: list[Any] = [
+    "9.90",
+    " 9.90 ",
+    "",
+    " ",
+    "x",
+    "NaN",
+    "1e3",
+    3,
+    2.5,
+    True,
+    Decimal("1.2"),
+    [],
+    None,
+]
+ODD_TIMES: list[Any] = [
+    "2025-03-14T16:20:05+01:00",
+    "2025-03-14T15:15:05Z",
+    "2025-03-14T16:20:05",  # no offset: not an instant
+    "",
+    " ",
+    "nonsense",
+    0,
+    None,
+    [],
+]
+LANDINGS: list[Any] = [
+    "/p?utm_source=awin&utm_medium=affiliate",
+    "/p?utm_source=+&utm_medium=%20x%20",
+    "/p?utm_source=a&utm_source=b",
+    "https://shop.example/?utm_medium=cpc",
+    "/p?x=1\t&utm_source=t",
+    "/p",
+    "",
+    None,
+    7,
+    ["/p?utm_source=a"],
+]
+
+
+@pytest.mark.parametrize("money", ODD_MONEY, ids=repr)
+def test_money_read_from_the_cache_is_what_to_decimal_gives(money: Any) -> None:
+    """Line amount and refunded amount take texts read before from to_decimal's cache."""
+    cases = [
+        (shopify_line_amount, {"price": money, "quantity": 2}),
+        (
+            shopify_line_amount,
+            {"price": "1.00", "quantity": 1, "discount_allocations": [{"amount": money}]},
+        ),
+        (shopify_refunded_amount, {"total_price": money, "current_total_price": "1.00"}),
+        (shopify_refunded_amount, {"total_price": "10.00", "current_total_price": money}),
+    ]
+    for function, record in cases:
+        _forget_texts()
+        first = _outcome(function, record)  # to_decimal reads the text (and caches it)
+        second = _outcome(function, record)  # now from the cache
+        _forget_texts()
+        assert first == second, (function.__name__, record)
+
+
+@pytest.mark.parametrize("customer_created", ODD_TIMES, ids=repr)
+@pytest.mark.parametrize("order_created", ODD_TIMES[:3], ids=repr)
+def test_instants_read_from_the_cache_are_what_to_timestamp_gives(
+    customer_created: Any, order_created: Any
+) -> None:
+    order = {"created_at": order_created, "customer": {"created_at": customer_created}}
+    _forget_texts()
+    first = _outcome(shopify_customer_type, order, window_minutes=70)
+    assert first == _outcome(shopify_customer_type, order, window_minutes=70)
+    _forget_texts()
+
+
+@pytest.mark.parametrize("landing", LANDINGS, ids=repr)
+def test_landing_params_read_from_the_parsed_url_are_what_query_param_gives(
+    landing: Any,
+) -> None:
+    order = {"landing_site": landing}
+    names: list[Any] = ["utm_source", "utm_medium", ["utm_campaign", "utm_medium"], "missing"]
+    _forget_texts()
+    first = [_outcome(shopify_landing_param, order, name=name) for name in names]
+    second = [_outcome(shopify_landing_param, order, name=name) for name in names]  # cached
+    assert first == second
+    if isinstance(landing, str) and landing:
+        query = parse_qs(urlsplit(landing).query)
+        for name, found in zip(names[:2], first[:2], strict=True):
+            value = query[name][0].strip() if name in query else None
+            assert found == ("str", repr(value)) if value else found == ("NoneType", "None")
+    _forget_texts()

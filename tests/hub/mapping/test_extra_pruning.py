@@ -8,12 +8,15 @@ pruner may meet at a place: an object, something else, an empty object.
 from __future__ import annotations
 
 import copy
+from collections import UserDict
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from hub.mapping import CompiledMapping
+from hub.mapping.extra import GONE, _compile, build_tree, compile_pruner
+from hub.mapping.paths import parse_path
 from tests.hub.mapping.helpers import root, rows
 
 Stream = Callable[..., CompiledMapping]
@@ -171,3 +174,55 @@ def test_lists_inside_list_elements(stream: Stream) -> None:
         ]
     }
     assert record == before
+
+
+def _old_entry(root_node: Any) -> Callable[[Any, int], Any]:
+    """The entry as it was before the root's removals moved into it: a call of the
+    root's pruner, GONE read as ``{}``."""
+    prune = _compile(root_node)
+
+    def entry(x: Any, mask: int) -> Any:
+        if x.__class__ is not dict:
+            return dict(x) if isinstance(x, dict) else {}
+        result = prune(x, mask)
+        return {} if result is GONE else result
+
+    return entry
+
+
+class _Sub(dict[str, Any]):
+    pass
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        [("a", -1)],
+        [("a", -1), ("b.c", -1), ("b.d", 1), ("e", 2), ("f[].g", -1), ("h[].i.j", 4)],
+        [("x.y.z", 1), ("x.y.w", 2), ("l[]", -1)],
+    ],
+)
+def test_the_entry_with_the_root_inline_prunes_as_before(paths: list[tuple[str, int]]) -> None:
+    tree = build_tree([(parse_path(text), bits) for text, bits in paths])
+    new, old = compile_pruner(tree), _old_entry(tree)
+    records: list[Any] = [
+        {},
+        {"a": 1},  # pruned down to nothing
+        {"a": 1, "b": {"c": 1, "d": 2}, "e": 3, "zz": 4},
+        {"b": {"c": 1}, "f": [{"g": 1}, {"g": 2, "k": 3}, "s", None], "h": [{"i": {"j": 1}}]},
+        {"b": "text", "f": "text", "h": [{"i": "t"}], "x": {"y": {"z": 1, "w": 2}}, "l": [1]},
+        {"x": {"y": {"z": 1}}, "l": []},
+        _Sub(a=1, b=2),  # a dict subclass: copied whole, as before
+        UserDict({"a": 1}),
+        [{"a": 1}],
+        "text",
+        None,
+    ]
+    for record in records:
+        before = copy.deepcopy(record)
+        for mask in (0, 1, 2, 4, 7):
+            got, expected = new(record, mask), old(record, mask)
+            assert got == expected and type(got) is type(expected), (record, mask)
+            if isinstance(record, dict) and record:
+                assert got is not record  # a new dict, never the record itself
+        assert record == before

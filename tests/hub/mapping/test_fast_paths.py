@@ -9,9 +9,11 @@ stored rows.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import UserDict
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -110,3 +112,65 @@ def test_elements_that_are_not_dicts_are_read_as_before(stream: Stream) -> None:
         ("9:2", "B", None),
     ]
     assert "Eg = E.get if E.__class__ is dict else _key_reader(E)" in mapping.source_code
+
+
+def _plain_total(value: Any, *, places: int | None = None) -> Any:
+    """``sum`` as it was before its fast paths: to_decimal per item, then _checked."""
+    items = value if isinstance(value, list) else [value]
+    result = C._ZERO
+    for item in items:
+        if item is not None:
+            number = C.to_decimal(item)
+            if number is not None:
+                result += number
+    return result if places is None else C._checked(result, places)
+
+
+TOTALS: list[Any] = [
+    [],
+    ["1.50", "0.25"],
+    ["1.005", " 2 ", "", None, 3, 1.1, Decimal("-0")],
+    ["0.00"],
+    "12.345",  # not a list: the value itself
+    7,
+    [True],
+    ["x"],
+    [[1]],
+    ["NaN"],
+]
+
+
+@pytest.mark.parametrize("value", TOTALS, ids=repr)
+@pytest.mark.parametrize("places", [None, 0, 2, 12, True, 13])
+def test_sum_reads_like_the_plain_sum(value: Any, places: Any) -> None:
+    def outcome(function: Callable[..., Any]) -> tuple[str, str]:
+        try:
+            result = function(value, places=places)
+        except Exception as exc:  # the same error is the point
+            return type(exc).__name__, str(exc)
+        return type(result).__name__, repr(result)
+
+    for cached in (False, True):  # texts read for the first time, then from the cache
+        if not cached:
+            C._DECIMALS.clear()
+        expected = outcome(_plain_total)
+        if not cached:
+            C._DECIMALS.clear()
+        assert outcome(C.total) == expected, (value, places, cached)
+
+
+def test_the_sum_of_nothing_is_a_zero_with_its_places() -> None:
+    for places in range(13):
+        zero = C.total([], places=places)
+        assert zero is not None
+        assert repr(zero) == repr(C._checked(C._ZERO, places))
+        assert zero.as_tuple().exponent == -places
+
+
+@pytest.mark.parametrize("value", [0, 1, -17, 7788000000001, 10**40, True, False, " 12 ", "A@B"])
+def test_hash_of_an_int_is_the_hash_of_its_text(value: Any) -> None:
+    expected = None
+    text = C.to_string(value).strip().lower()
+    if text:
+        expected = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert C.hash_value(value) == expected
