@@ -45,11 +45,7 @@ class Money(TypeDecorator[Decimal]):
         """
         if dialect.name != "sqlite":
             return None
-
-        def as_text(value: Any) -> str | None:
-            return None if value is None else _decimal_text(value)
-
-        return as_text
+        return _money_text
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -87,11 +83,29 @@ class UTCDateTime(TypeDecorator[datetime]):
             seen, text = last[0]
             if value is seen:
                 return text
-            text = _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+            if value.__class__ is datetime and value.tzinfo is UTC:
+                # What validated rows hold (hub.schema.models converts to UTC): already
+                # the instant to store, so no conversion and no naive copy; its fields
+                # formatted directly, as SQLAlchemy's SQLite DATETIME formats them.
+                text = _SQLITE_DATETIME % (
+                    value.year,
+                    value.month,
+                    value.day,
+                    value.hour,
+                    value.minute,
+                    value.second,
+                    value.microsecond,
+                )
+            else:
+                text = _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
             last[0] = (value, text)
             return text
 
         return as_text
+
+
+#: ``isoformat(" ", "microseconds")`` of a naive datetime, at a third less cost.
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 def _decimal(value: Any) -> Decimal:
@@ -101,6 +115,23 @@ def _decimal(value: Any) -> Decimal:
 def _decimal_text(value: Any) -> str:
     """How SQLite stores an amount: the exact decimal, never in exponent notation."""
     return format(_decimal(value), "f")
+
+
+def _money_text(value: Any) -> str | None:
+    """:func:`_decimal_text` of a money value (None stays None), as SQLite gets it.
+
+    ``str`` of a ``Decimal`` is the same text as ``format(value, "f")`` whenever
+    it has no exponent (``E``, or ``e`` under a context with ``capitals=0``), and
+    less than half the cost; amounts like ``24.90`` never have one. Anything
+    else -- exponents, other types, ``Decimal`` subclasses -- takes the exact path.
+    """
+    if value.__class__ is Decimal:
+        text = str(value)
+        if "E" not in text and "e" not in text:
+            return text
+    elif value is None:
+        return None
+    return _decimal_text(value)
 
 
 def _utc(value: Any) -> datetime:
