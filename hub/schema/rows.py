@@ -10,7 +10,9 @@ the two cannot drift; the twin's validated ``__dict__`` is the row.
 
 ``extra`` is not re-validated when it already is what the column holds (a
 dict with text keys, as every mapping builds it): validating it would copy
-every unplaced source field of every row for nothing.
+every unplaced source field of every row for nothing. Such a row goes through
+a second twin without the ``extra`` field, which ignores the key, so the row
+is not copied either.
 """
 
 from __future__ import annotations
@@ -22,19 +24,26 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model
 
 from hub.schema.models import ENTITIES
 
+#: Exactly what the fast path accepts as ``extra``'s key types: none, or text only.
+_TEXT_KEYS = frozenset({str})
+
 
 @cache
-def _twin(entity: str) -> type[BaseModel]:
+def _twin(entity: str, *, with_extra: bool = True) -> type[BaseModel]:
     model = ENTITIES[entity][0]
     validators = {
         f"_check_{name}": model_validator(mode=decorator.info.mode)(decorator.func)
         for name, decorator in model.__pydantic_decorators__.model_validators.items()
     }
     twin: type[BaseModel] = create_model(  # type: ignore[call-overload]
-        f"{model.__name__}Check",
-        __config__=ConfigDict(from_attributes=True),  # as SQLModel's
+        f"{model.__name__}Check" if with_extra else f"{model.__name__}CheckWithoutExtra",
+        __config__=ConfigDict(from_attributes=True),  # as SQLModel's; unknown keys ignored
         __validators__=validators,
-        **{name: (field.annotation, field) for name, field in model.model_fields.items()},
+        **{
+            name: (field.annotation, field)
+            for name, field in model.model_fields.items()
+            if with_extra or name != "extra"
+        },
     )
     twin.money_fields = model.money_fields  # type: ignore[attr-defined] # read by a validator
     return twin
@@ -46,15 +55,16 @@ def validate_row(entity: str, row: dict[str, Any]) -> dict[str, Any]:
     Raises pydantic's ``ValidationError`` exactly as ``Model.model_validate``
     would (same locations and messages).
     """
-    validator = _twin(entity).__pydantic_validator__
     extra = row.get("extra")
-    if type(extra) is dict and all(type(key) is str for key in extra):
-        rest = {key: value for key, value in row.items() if key != "extra"}
+    if type(extra) is dict and set(map(type, extra)) <= _TEXT_KEYS:
         try:
-            validated = dict(validator.validate_python(rest).__dict__)
+            # the twin's validated __dict__ is a new dict of its own: no copy needed
+            validated: dict[str, Any] = (
+                _twin(entity, with_extra=False).__pydantic_validator__.validate_python(row).__dict__
+            )
         except ValidationError:
             pass  # fall through: the errors then show the whole row, as the model's do
         else:
             validated["extra"] = extra
             return validated
-    return dict(validator.validate_python(row).__dict__)
+    return dict(_twin(entity).__pydantic_validator__.validate_python(row).__dict__)

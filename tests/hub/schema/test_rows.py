@@ -55,6 +55,9 @@ GOOD = [
     {**envelope("conversion"), "extra": {1: "a key that is not text"}},
     {**envelope("conversion"), "extra": None},
     {**envelope("conversion"), "not_a_column": 1},
+    {**envelope("conversion"), "extra": {}},
+    {key: value for key, value in envelope("conversion").items() if key != "extra"},
+    {**envelope("conversion"), "extra": {"text": 1, 2: "mixed key types"}},
 ]
 
 BAD = [
@@ -66,6 +69,8 @@ BAD = [
     envelope("click"),
     {**envelope("conversion"), "extra": ["not", "a", "dict"]},
     {**envelope("partner"), "tenant": None},
+    # the fast path (extra with text keys) must report the same errors as the model
+    envelope("conversion_item", conversion_id=None, quantity="two"),
 ]
 
 
@@ -116,3 +121,8 @@ def test_the_row_given_is_not_changed() -> None:
     before = dict(row)
     validate_row("conversion", row)
     assert row == before
+
+
+def test_extra_with_text_keys_is_passed_through_not_copied() -> None:
+    row = envelope("conversion")
+    assert validate_row("conversion", row)["extra"] is row["extra"]
