@@ -25,6 +25,7 @@ from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import hub.lean_imports  # noqa: F401 - before anything imports httpx
+from hub import gc_tuning
 from hub.config import (
     HubConfig,
     check_config,
@@ -881,4 +882,5 @@ def db_history() -> None:
 
 
 def main() -> None:
+    gc_tuning.tune()  # after the imports above: they are what it freezes
     app()
