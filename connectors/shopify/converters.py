@@ -16,14 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeGuard
 
-from hub.mapping.converters import (
-    _DECIMALS,
-    _INSTANTS,
-    _QUERIES,
-    query_param,
-    to_decimal,
-    to_timestamp,
-)
+from hub.mapping.converters import query_param, to_decimal, to_timestamp
 
 _TABLET_WORDS = ("ipad", "tablet", "kindle", "silk/", "playbook")
 _NEXUS_TABLET = r"nexus (7|9|10)\b"
@@ -197,7 +190,7 @@ def shopify_line_amount(line: Any) -> Decimal | None:
     item = line if line.__class__ is dict else _mapping(line, "shopify_line_amount")
     price = item.get("price")
     if price is not None:
-        price = _decimal(price)
+        price = to_decimal(price)
     quantity = item.get("quantity")
     if price is None or quantity is None:
         return None
@@ -211,7 +204,7 @@ def shopify_line_amount(line: Any) -> Decimal | None:
     for allocation in item.get("discount_allocations") or ():
         if allocation.__class__ is dict or isinstance(allocation, Mapping):
             amount = allocation.get("amount")
-            discount += (None if amount is None else _decimal(amount)) or _ZERO
+            discount += (None if amount is None else to_decimal(amount)) or _ZERO
     return price * count - discount
 
 
@@ -225,12 +218,7 @@ def shopify_landing_param(order: Any, *, name: str | list[str]) -> str | None:
     landing = record.get("landing_site")
     if not landing:
         return None
-    # utm_source and utm_medium read one URL: the second finds its parameters parsed
-    query = _QUERIES.get(landing) if landing.__class__ is str else None
-    if query is not None and isinstance(name, str):
-        found = query.get(name)
-    else:
-        found = query_param(landing, name=name)
+    found = query_param(landing, name=name)  # parsed once for utm_source and utm_medium
     if found is None:
         return None
     return found.strip() or None
@@ -268,23 +256,10 @@ def _mapping(value: Any, converter: str) -> Mapping[str, Any]:
 
 def _money(value: Any) -> Decimal | None:
     """A money value (Shopify sends decimal strings, inside refunds also numbers)."""
-    return None if value is None else _decimal(value)
-
-
-def _decimal(value: Any) -> Decimal | None:
-    """``to_decimal(value)``, a text read before straight from its cache (no call)."""
-    if value.__class__ is str:
-        number = _DECIMALS.get(value)
-        if number is not None:
-            return number
-    return to_decimal(value)
+    return None if value is None else to_decimal(value)
 
 
 def _instant(value: Any) -> datetime | None:
-    if value.__class__ is str:  # read before: to_timestamp's answer, from its cache
-        known = _INSTANTS.get(value)
-        if known is not None:
-            return known
     if value in (None, ""):
         return None
     try:
